@@ -1,0 +1,1 @@
+//! GGUF and safetensors readers, Hugging Face config.json, the WeightSource seam

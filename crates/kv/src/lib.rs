@@ -1,0 +1,1 @@
+//! Paged KV bookkeeping: block pool, block tables, radix prefix tree (pure logic)

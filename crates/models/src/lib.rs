@@ -1,0 +1,1 @@
+//! trait Model, ForwardBatch, KvSpec and one file per architecture

@@ -1,0 +1,1 @@
+//! Sampler chain: temperature, top-k, top-p, min-p, penalties, logit bias, seeded RNG, logprobs

@@ -1,0 +1,1 @@
+//! Byte-level BPE tokenizer, special tokens, incremental detokenizer, chat templates
