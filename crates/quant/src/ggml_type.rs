@@ -110,7 +110,7 @@ impl GgmlType {
     }
 
     /// Number of values in one block (1 for plain types).
-    pub fn block_size(self) -> usize {
+    pub const fn block_size(self) -> usize {
         use GgmlType::*;
         match self {
             F32 | F16 | BF16 | I8 | I16 | I32 | I64 | F64 => 1,
@@ -120,7 +120,7 @@ impl GgmlType {
     }
 
     /// Number of bytes in one block.
-    pub fn type_size(self) -> usize {
+    pub const fn type_size(self) -> usize {
         use GgmlType::*;
         match self {
             F32 | I32 => 4,
