@@ -1,6 +1,10 @@
 //! Paths shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod gguf_writer;
+pub mod qwen3_names;
+pub mod st_writer;
+
 use std::path::PathBuf;
 
 /// `tests/fixtures` at the repo root (committed).
