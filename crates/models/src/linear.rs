@@ -1,0 +1,47 @@
+//! A linear layer `y = x·Wᵀ` over a weight in its stored dtype (f32, f16, bf16 or quantized blocks);
+//! the dtype dispatch lives in `tensor::ops::matmul`.
+
+use tensor::ops::{matmul, MatmulScratch};
+use tensor::{Tensor, ThreadPool};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug)]
+pub struct Linear {
+    /// `[out_features, in_features]`
+    weight: Tensor,
+    out_features: usize,
+    in_features: usize,
+}
+
+impl Linear {
+    /// Wraps a `[out_features, in_features]` weight; `name` is for the error.
+    pub fn new(name: &str, weight: Tensor, out_features: usize, in_features: usize) -> Result<Self> {
+        if weight.shape != [out_features, in_features] {
+            return Err(Error::WeightShape {
+                name: name.to_string(),
+                expected: vec![out_features, in_features],
+                found: weight.shape.clone(),
+            });
+        }
+        Ok(Linear { weight, out_features, in_features })
+    }
+
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    pub fn out_features(&self) -> usize {
+        self.out_features
+    }
+
+    pub fn in_features(&self) -> usize {
+        self.in_features
+    }
+
+    /// `x [n, in_features]` → `out [n, out_features]`.
+    pub fn forward(&self, pool: &ThreadPool, x: &[f32], out: &mut [f32], scratch: &mut MatmulScratch) -> Result<()> {
+        matmul(pool, x, &self.weight, out, scratch)?;
+        Ok(())
+    }
+}
