@@ -71,11 +71,14 @@ impl BlockTable {
         Ok(())
     }
 
-    /// A second table sharing every block (one more reference each): `n > 1` completions of
-    /// one prompt. Copy-on-write of a shared, partly filled last block is the caller's job.
-    pub fn fork(&self, pool: &mut BlockPool) -> Result<BlockTable, Error> {
+    /// A second table for the same first `n_tokens` tokens (`n > 1` completions of one
+    /// prompt), sharing the blocks that hold them (one more reference each); blocks reserved
+    /// past them are not shared. A shared, partly filled last block must be made private with
+    /// [`ensure_writable`](Self::ensure_writable) before either table writes into it.
+    pub fn fork(&self, pool: &mut BlockPool, n_tokens: usize) -> Result<BlockTable, Error> {
+        let n_blocks = n_tokens.div_ceil(self.block_size).min(self.blocks.len());
         let mut t = BlockTable::new(self.block_size)?;
-        t.extend_shared(pool, &self.blocks)?;
+        t.extend_shared(pool, &self.blocks[..n_blocks])?;
         Ok(t)
     }
 
@@ -102,6 +105,13 @@ impl BlockTable {
             }
         }
         Some(())
+    }
+
+    /// Puts `block` at `index` without touching reference counts (the caller moves them).
+    pub(crate) fn replace_block(&mut self, index: usize, block: BlockId) {
+        if let Some(b) = self.blocks.get_mut(index) {
+            *b = block;
+        }
     }
 
     /// The block ids as plain `u32`s (`ForwardBatch`'s block table).
@@ -195,7 +205,7 @@ mod tests {
         let mut pool = BlockPool::new(6);
         let mut a = BlockTable::new(2).unwrap();
         a.append_slots(&mut pool, 6).unwrap();
-        let mut b = a.fork(&mut pool).unwrap();
+        let mut b = a.fork(&mut pool, 6).unwrap();
         assert!(a.blocks().iter().all(|&x| pool.ref_count(x) == 2));
         let mut c = BlockTable::new(2).unwrap();
         c.extend_shared(&mut pool, &a.blocks()[..1]).unwrap();

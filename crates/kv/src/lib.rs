@@ -24,6 +24,7 @@
 mod block_id;
 mod block_pool;
 mod block_table;
+mod copy_on_write;
 mod error;
 mod radix_evict;
 mod radix_node;
@@ -32,6 +33,7 @@ mod radix_tree;
 pub use block_id::BlockId;
 pub use block_pool::BlockPool;
 pub use block_table::BlockTable;
+pub use copy_on_write::{BlockCopy, CopyOnWrite};
 pub use error::Error;
 pub use radix_node::NodeId;
 pub use radix_tree::{Inserted, PrefixMatch, RadixTree};

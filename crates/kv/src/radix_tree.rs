@@ -12,7 +12,10 @@
 //! tree's blocks along the path, so a caller may switch to them and free its duplicates early.
 //!
 //! Pins: a running request pins the deepest node of its match; the pin counts on that node and
-//! every ancestor, and eviction never removes a pinned node.
+//! every ancestor, and eviction never removes a pinned node. A sequence that also holds its own
+//! references on the matched blocks is protected by the counts already (eviction only takes
+//! blocks the tree alone holds); the pin keeps the cache entry itself alive, e.g. after the
+//! sequence truncated or swapped out its blocks, until the request ends.
 
 use crate::radix_node::{Arena, Node, NodeId, ROOT};
 use crate::{BlockId, BlockPool, Error};
@@ -217,6 +220,11 @@ impl RadixTree {
     /// The block a live node holds (`None` for the root or a stale id).
     pub fn node_block(&self, node: NodeId) -> Option<BlockId> {
         self.arena.resolve(node)?.block
+    }
+
+    /// The block of token ids a live node stands for (empty for the root).
+    pub fn node_tokens(&self, node: NodeId) -> Option<&[u32]> {
+        self.arena.resolve(node).map(|n| &n.tokens[..])
     }
 
     /// Every cached (node, block) pair, for audits and tests.
