@@ -125,3 +125,30 @@ fn lying_safetensors_header_allocates_little() {
         assert!(peak <= 4096, "header length {len}: peak {peak}");
     }
 }
+
+#[test]
+fn large_safetensors_header_parse_is_proportional_to_the_header() {
+    // 20000 empty tensors: the smallest entries, so the most bookkeeping per header byte.
+    let entries: Vec<String> = (0..20000)
+        .map(|i| format!(r#""t{i}":{{"dtype":"F32","shape":[0],"data_offsets":[0,0]}}"#))
+        .collect();
+    let header = format!("{{{}}}", entries.join(","));
+    let mut b = (header.len() as u64).to_le_bytes().to_vec();
+    b.extend(header.as_bytes());
+    let peak = peak_of(|| {
+        assert_eq!(
+            SafetensorsFile::from_bytes(&b).unwrap().tensors.len(),
+            20000
+        )
+    });
+    eprintln!(
+        "header {} bytes, parse peak {peak} bytes ({:.1}x)",
+        header.len(),
+        peak as f64 / header.len() as f64
+    );
+    assert!(
+        peak <= 8 * header.len(),
+        "peak {peak} for a {}-byte header",
+        header.len()
+    );
+}

@@ -2,12 +2,11 @@
 //! `{dtype, shape, data_offsets}` (offsets relative to the data section), plus an optional
 //! `__metadata__` string map. Every entry is validated against the data section.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::dtype::SafetensorsDtype;
 use crate::Error;
@@ -33,8 +32,30 @@ pub(crate) struct Header {
     pub data_offset: u64,
 }
 
-/// A JSON object kept as an ordered list of entries, so duplicate keys are seen instead of merged.
-struct Entries(Vec<(String, Value)>);
+/// Dimensions allowed in a shape (real checkpoints use at most 5); bounds memory per entry.
+pub const MAX_SHAPE_DIMS: usize = 64;
+
+/// A tensor entry as written: validated against the data section in `parse_entry`.
+struct RawTensor {
+    dtype: String,
+    shape: Vec<usize>,
+    data_offsets: [u64; 2],
+}
+
+/// A header entry: the `__metadata__` string map or a tensor.
+enum RawEntry {
+    Metadata(Vec<(String, String)>),
+    Tensor(RawTensor),
+}
+
+/// The header object as an ordered list of entries, so duplicate keys are seen instead of merged.
+/// Entries are deserialized into typed values directly (no `serde_json::Value` tree), which keeps
+/// memory within a small factor of the header size.
+struct Entries(Vec<(String, RawEntry)>);
+
+fn prefixed<E: de::Error>(what: &str) -> impl FnOnce(E) -> E + '_ {
+    move |e| E::custom(format!("{what}: {e}"))
+}
 
 impl<'de> Deserialize<'de> for Entries {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -46,13 +67,94 @@ impl<'de> Deserialize<'de> for Entries {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
                 let mut v = Vec::new();
-                while let Some(entry) = map.next_entry::<String, Value>()? {
-                    v.push(entry);
+                while let Some(key) = map.next_key::<String>()? {
+                    let entry = if key == "__metadata__" {
+                        let m = map
+                            .next_value::<BTreeMap<String, String>>()
+                            .map_err(prefixed("__metadata__ must map strings to strings"))?;
+                        RawEntry::Metadata(m.into_iter().collect())
+                    } else {
+                        let what = format!("tensor '{key}'");
+                        RawEntry::Tensor(map.next_value::<RawTensor>().map_err(prefixed(&what))?)
+                    };
+                    v.push((key, entry));
                 }
                 Ok(Entries(v))
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawTensor {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawTensor;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object with dtype, shape and data_offsets")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawTensor, A::Error> {
+                let (mut dtype, mut shape, mut offsets) = (None, None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "dtype" => {
+                            dtype = Some(map.next_value::<String>().map_err(prefixed("dtype"))?)
+                        }
+                        "shape" => {
+                            shape = Some(map.next_value::<Shape>().map_err(prefixed("shape"))?.0)
+                        }
+                        "data_offsets" => {
+                            offsets = Some(
+                                map.next_value::<[u64; 2]>()
+                                    .map_err(prefixed("data_offsets"))?,
+                            )
+                        }
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(RawTensor {
+                    dtype: dtype.ok_or_else(|| de::Error::missing_field("dtype"))?,
+                    shape: shape.ok_or_else(|| de::Error::missing_field("shape"))?,
+                    data_offsets: offsets
+                        .ok_or_else(|| de::Error::missing_field("data_offsets"))?,
+                })
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A shape array of at most `MAX_SHAPE_DIMS` non-negative integers.
+struct Shape(Vec<usize>);
+
+impl<'de> Deserialize<'de> for Shape {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Shape;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                write!(
+                    f,
+                    "an array of at most {MAX_SHAPE_DIMS} non-negative integers"
+                )
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
+                let mut dims = Vec::new();
+                while let Some(d) = seq.next_element::<usize>()? {
+                    if dims.len() == MAX_SHAPE_DIMS {
+                        return Err(de::Error::custom(format!(
+                            "more than {MAX_SHAPE_DIMS} dimensions"
+                        )));
+                    }
+                    dims.push(d);
+                }
+                Ok(Shape(dims))
+            }
+        }
+        d.deserialize_seq(V)
     }
 }
 
@@ -86,24 +188,25 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Header, Error> {
     let json = buf
         .get(8..data_offset as usize)
         .ok_or_else(|| invalid("header out of range".to_string()))?;
-    let Entries(entries) = serde_json::from_slice(json)
-        .map_err(|e| invalid(format!("header is not a valid JSON object: {e}")))?;
+    let Entries(entries) =
+        serde_json::from_slice(json).map_err(|e| invalid(format!("invalid header JSON: {e}")))?;
 
     let data_len = file_len - data_offset;
     let mut metadata = Vec::new();
     let mut tensors = Vec::with_capacity(entries.len());
     let mut seen = HashSet::with_capacity(entries.len());
-    for (name, value) in entries {
+    for (name, entry) in entries {
         if !seen.insert(name.clone()) {
             return Err(invalid(format!("duplicate header key '{name}'")));
         }
-        if name == "__metadata__" {
-            metadata = parse_metadata(value)?;
-            continue;
+        match entry {
+            RawEntry::Metadata(m) => metadata = m,
+            RawEntry::Tensor(raw) => {
+                let t = parse_entry(&name, raw, data_offset, data_len)
+                    .map_err(|e| e.context(format!("tensor '{name}'")))?;
+                tensors.push(t);
+            }
         }
-        let t = parse_entry(&name, &value, data_offset, data_len)
-            .map_err(|e| e.context(format!("tensor '{name}'")))?;
-        tensors.push(t);
     }
     tensors.sort_by_key(|t| t.offset);
     for pair in tensors.windows(2) {
@@ -127,69 +230,21 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Header, Error> {
     })
 }
 
-fn parse_metadata(value: Value) -> Result<Vec<(String, String)>, Error> {
-    let Value::Object(map) = value else {
-        return Err(invalid("__metadata__ is not an object".to_string()));
-    };
-    map.into_iter()
-        .map(|(k, v)| match v {
-            Value::String(s) => Ok((k, s)),
-            other => Err(invalid(format!(
-                "__metadata__ value of '{k}' is not a string: {other}"
-            ))),
-        })
-        .collect()
-}
-
-fn as_usize(v: &Value) -> Option<usize> {
-    v.as_u64().and_then(|x| usize::try_from(x).ok())
-}
-
 fn parse_entry(
     name: &str,
-    v: &Value,
+    raw: RawTensor,
     data_offset: u64,
     data_len: u64,
 ) -> Result<SafetensorsTensorInfo, Error> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| invalid(format!("entry is not an object: {v}")))?;
-    let dtype_str = obj
-        .get("dtype")
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid("missing or non-string 'dtype'".to_string()))?;
-    let dtype = SafetensorsDtype::parse(dtype_str).ok_or_else(|| Error::UnsupportedDtype {
+    let RawTensor {
+        dtype,
+        shape,
+        data_offsets: [begin, end],
+    } = raw;
+    let dtype = SafetensorsDtype::parse(&dtype).ok_or_else(|| Error::UnsupportedDtype {
         tensor: name.to_string(),
-        dtype: dtype_str.to_string(),
+        dtype,
     })?;
-    let shape_v = obj
-        .get("shape")
-        .and_then(Value::as_array)
-        .ok_or_else(|| invalid("missing or non-array 'shape'".to_string()))?;
-    let shape = shape_v
-        .iter()
-        .map(as_usize)
-        .collect::<Option<Vec<usize>>>()
-        .ok_or_else(|| {
-            invalid(format!(
-                "shape {} has a value that is not a non-negative integer",
-                Value::Array(shape_v.clone())
-            ))
-        })?;
-    let offsets = obj
-        .get("data_offsets")
-        .and_then(Value::as_array)
-        .ok_or_else(|| invalid("missing or non-array 'data_offsets'".to_string()))?;
-    let (begin, end) = match offsets.as_slice() {
-        [b, e] => (b.as_u64(), e.as_u64()),
-        _ => (None, None),
-    };
-    let (Some(begin), Some(end)) = (begin, end) else {
-        return Err(invalid(format!(
-            "data_offsets {} is not two non-negative integers",
-            Value::Array(offsets.clone())
-        )));
-    };
     if begin > end || end > data_len {
         return Err(invalid(format!(
             "data_offsets [{begin}, {end}] are not inside the {data_len}-byte data section"

@@ -6,4 +6,4 @@ mod header;
 
 pub use dtype::SafetensorsDtype;
 pub use file::SafetensorsFile;
-pub use header::{SafetensorsTensorInfo, MAX_HEADER_BYTES};
+pub use header::{SafetensorsTensorInfo, MAX_HEADER_BYTES, MAX_SHAPE_DIMS};
