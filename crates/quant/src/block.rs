@@ -35,7 +35,7 @@ pub(crate) use impl_block;
 
 fn check<B: Block>(what: &'static str, addr: usize, len: usize) -> Result<(), Error> {
     let size = size_of::<B>();
-    if len % size != 0 {
+    if !len.is_multiple_of(size) {
         return Err(Error::Length {
             what,
             ty: B::TYPE,
@@ -43,7 +43,7 @@ fn check<B: Block>(what: &'static str, addr: usize, len: usize) -> Result<(), Er
             got: len,
         });
     }
-    if addr % align_of::<B>() != 0 {
+    if !addr.is_multiple_of(align_of::<B>()) {
         return Err(Error::Misaligned {
             what,
             ty: B::TYPE,
@@ -76,5 +76,7 @@ pub fn cast_blocks_mut<B: Block>(bytes: &mut [u8]) -> Result<&mut [B], Error> {
 /// The raw bytes of a block slice (what a GGUF file stores).
 pub fn blocks_as_bytes<B: Block>(blocks: &[B]) -> &[u8] {
     // SAFETY: `B: Block` has no padding, so every byte is initialised; u8 has alignment 1.
-    unsafe { std::slice::from_raw_parts(blocks.as_ptr().cast::<u8>(), std::mem::size_of_val(blocks)) }
+    unsafe {
+        std::slice::from_raw_parts(blocks.as_ptr().cast::<u8>(), std::mem::size_of_val(blocks))
+    }
 }

@@ -22,7 +22,10 @@ pub fn vec_dot_type(w: GgmlType) -> GgmlType {
 /// Whether [`vec_dot`] handles weight type `w`.
 pub fn can_vec_dot(w: GgmlType) -> bool {
     use GgmlType::*;
-    matches!(w, F32 | F16 | BF16 | Q4_0 | Q4_1 | Q5_0 | Q5_1 | Q8_0 | Q4K | Q5K | Q6K)
+    matches!(
+        w,
+        F32 | F16 | BF16 | Q4_0 | Q4_1 | Q5_0 | Q5_1 | Q8_0 | Q4K | Q5K | Q6K
+    )
 }
 
 /// Dot of `n` values: `w_row` in `w_ty`, `act_row` in `vec_dot_type(w_ty)` (raw f32 bytes when that
@@ -31,7 +34,10 @@ pub fn can_vec_dot(w: GgmlType) -> bool {
 pub fn vec_dot(w_ty: GgmlType, w_row: &[u8], act_row: &[u8], n: usize) -> Result<f32, Error> {
     use GgmlType::*;
     if !can_vec_dot(w_ty) {
-        return Err(Error::Unsupported { op: "vec_dot", ty: w_ty });
+        return Err(Error::Unsupported {
+            op: "vec_dot",
+            ty: w_ty,
+        });
     }
     let a_ty = vec_dot_type(w_ty);
     expect_row("vec_dot weight row", w_ty, n, w_row.len())?;
@@ -48,7 +54,12 @@ pub fn vec_dot(w_ty: GgmlType, w_row: &[u8], act_row: &[u8], n: usize) -> Result
         Q4K => vec_dot_q4k_q8k(cast_blocks(w_row)?, cast_blocks(act_row)?),
         Q5K => vec_dot_q5k_q8k(cast_blocks(w_row)?, cast_blocks(act_row)?),
         Q6K => vec_dot_q6k_q8k(cast_blocks(w_row)?, cast_blocks(act_row)?),
-        _ => return Err(Error::Unsupported { op: "vec_dot", ty: w_ty }),
+        _ => {
+            return Err(Error::Unsupported {
+                op: "vec_dot",
+                ty: w_ty,
+            })
+        }
     })
 }
 

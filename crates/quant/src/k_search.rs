@@ -46,7 +46,8 @@ pub(crate) fn make_qkx2_quants(
         return (0.0, -min);
     }
     let err = |diff: f32| if use_mad { diff.abs() } else { diff * diff };
-    let quant = |iscale: f32, xi: f32, min: f32| nearest_int(iscale * (xi - min)).clamp(0, nmax) as u8;
+    let quant =
+        |iscale: f32, xi: f32, min: f32| nearest_int(iscale * (xi - min)).clamp(0, nmax) as u8;
 
     let nmaxf = nmax as f32;
     let mut iscale = nmaxf / (max - min);

@@ -75,9 +75,7 @@ impl Kernels {
 
     /// The fastest table this CPU supports.
     pub fn detect() -> Kernels {
-        Kernels::available()
-            .pop()
-            .unwrap_or_else(Kernels::scalar)
+        Kernels::available().pop().unwrap_or_else(Kernels::scalar)
     }
 }
 

@@ -11,7 +11,9 @@
 //!   chosen once at first use. The scalar kernels are the reference the SIMD ones are tested against.
 
 #[cfg(target_endian = "big")]
-compile_error!("quant reinterprets little-endian GGUF bytes in place; big-endian hosts are not supported");
+compile_error!(
+    "quant reinterprets little-endian GGUF bytes in place; big-endian hosts are not supported"
+);
 
 mod aligned;
 mod block;

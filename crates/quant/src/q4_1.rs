@@ -64,7 +64,8 @@ pub(crate) fn vec_dot_scalar(w: &[BlockQ4_1], a: &[BlockQ8_1]) -> f32 {
             sumi0 += i32::from(q & 0x0f) * i32::from(a0);
             sumi1 += i32::from(q >> 4) * i32::from(a1);
         }
-        sumf += (x.d.to_f32() * y.d.to_f32()) * (sumi0 + sumi1) as f32 + x.m.to_f32() * y.s.to_f32();
+        sumf +=
+            (x.d.to_f32() * y.d.to_f32()) * (sumi0 + sumi1) as f32 + x.m.to_f32() * y.s.to_f32();
     }
     sumf
 }

@@ -24,7 +24,11 @@ pub(crate) fn dequantize(blocks: &[BlockQ4K], y: &mut [f32]) {
     for (b, y) in blocks.iter().zip(y.chunks_exact_mut(QK_K)) {
         let d = b.d.to_f32();
         let min = b.dmin.to_f32();
-        for (i, (q, y)) in b.qs.chunks_exact(32).zip(y.chunks_exact_mut(64)).enumerate() {
+        for (i, (q, y)) in
+            b.qs.chunks_exact(32)
+                .zip(y.chunks_exact_mut(64))
+                .enumerate()
+        {
             let (sc1, m1) = k_scales::scale_min(2 * i, &b.scales);
             let (sc2, m2) = k_scales::scale_min(2 * i + 1, &b.scales);
             let (d1, m1) = (d * f32::from(sc1), min * f32::from(m1));
@@ -66,7 +70,11 @@ pub(crate) fn quantize(x: &[f32], out: &mut [BlockQ4K]) {
                 max_min = mins[j];
             }
         }
-        let inv_scale = if max_scale > 0.0 { 63.0 / max_scale } else { 0.0 };
+        let inv_scale = if max_scale > 0.0 {
+            63.0 / max_scale
+        } else {
+            0.0
+        };
         let inv_min = if max_min > 0.0 { 63.0 / max_min } else { 0.0 };
         let mut ls = [0u8; 8];
         let mut lm = [0u8; 8];

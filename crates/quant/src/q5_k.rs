@@ -24,7 +24,11 @@ impl_block!(BlockQ5K, GgmlType::Q5K, 176);
 #[inline]
 pub(crate) fn unpack_quants(b: &BlockQ5K) -> [u8; QK_K] {
     let mut q = [0u8; QK_K];
-    for (i, (q, ql)) in q.chunks_exact_mut(64).zip(b.qs.chunks_exact(32)).enumerate() {
+    for (i, (q, ql)) in q
+        .chunks_exact_mut(64)
+        .zip(b.qs.chunks_exact(32))
+        .enumerate()
+    {
         let (lo, hi) = q.split_at_mut(32);
         for (((lo, hi), &ql), &qh) in lo.iter_mut().zip(hi).zip(ql).zip(&b.qh) {
             *lo = (ql & 0x0f) | (((qh >> (2 * i)) & 1) << 4);
@@ -77,7 +81,11 @@ pub(crate) fn quantize(x: &[f32], out: &mut [BlockQ5K]) {
                 max_min = mins[j];
             }
         }
-        let inv_scale = if max_scale > 0.0 { 63.0 / max_scale } else { 0.0 };
+        let inv_scale = if max_scale > 0.0 {
+            63.0 / max_scale
+        } else {
+            0.0
+        };
         let inv_min = if max_min > 0.0 { 63.0 / max_min } else { 0.0 };
         let mut ls = [0u8; 8];
         let mut lm = [0u8; 8];
@@ -103,7 +111,11 @@ pub(crate) fn quantize(x: &[f32], out: &mut [BlockQ5K]) {
             }
         }
         b.qh = [0; QK_K / 8];
-        for (i, (ql, l)) in b.qs.chunks_exact_mut(32).zip(l.chunks_exact(64)).enumerate() {
+        for (i, (ql, l)) in
+            b.qs.chunks_exact_mut(32)
+                .zip(l.chunks_exact(64))
+                .enumerate()
+        {
             let (lo, hi) = l.split_at(32);
             for (((ql, qh), &l1), &l2) in ql.iter_mut().zip(b.qh.iter_mut()).zip(lo).zip(hi) {
                 *qh |= ((l1 >> 4) & 1) << (2 * i);

@@ -25,7 +25,11 @@ impl_block!(BlockQ6K, GgmlType::Q6K, 210);
 #[inline]
 pub(crate) fn unpack_quants(b: &BlockQ6K) -> [i8; QK_K] {
     let mut q = [0i8; QK_K];
-    for ((q, ql), qh) in q.chunks_exact_mut(128).zip(b.ql.chunks_exact(64)).zip(b.qh.chunks_exact(32)) {
+    for ((q, ql), qh) in q
+        .chunks_exact_mut(128)
+        .zip(b.ql.chunks_exact(64))
+        .zip(b.qh.chunks_exact(32))
+    {
         let (ql_a, ql_b) = ql.split_at(32);
         for (l, ((&a, &c), &h)) in ql_a.iter().zip(ql_b).zip(qh).enumerate() {
             q[l] = ((a & 0x0f) | ((h & 3) << 4)) as i8 - 32;
@@ -41,7 +45,11 @@ pub(crate) fn dequantize(blocks: &[BlockQ6K], y: &mut [f32]) {
     for (b, y) in blocks.iter().zip(y.chunks_exact_mut(QK_K)) {
         let d = b.d.to_f32();
         let q = unpack_quants(b);
-        for ((q, y), &sc) in q.chunks_exact(16).zip(y.chunks_exact_mut(16)).zip(&b.scales) {
+        for ((q, y), &sc) in q
+            .chunks_exact(16)
+            .zip(y.chunks_exact_mut(16))
+            .zip(&b.scales)
+        {
             let ds = d * f32::from(sc);
             for (y, &q) in y.iter_mut().zip(q) {
                 *y = ds * f32::from(q);
@@ -57,7 +65,11 @@ pub(crate) fn quantize(x: &[f32], out: &mut [BlockQ6K]) {
         let mut scales = [0f32; 16];
         let mut max_scale = 0.0f32;
         let mut max_abs_scale = 0.0f32;
-        for ((xs, ls), s) in x.chunks_exact(16).zip(l.chunks_exact_mut(16)).zip(scales.iter_mut()) {
+        for ((xs, ls), s) in x
+            .chunks_exact(16)
+            .zip(l.chunks_exact_mut(16))
+            .zip(scales.iter_mut())
+        {
             *s = make_qx_quants(32, xs, ls);
             if s.abs() > max_abs_scale {
                 max_abs_scale = s.abs();
@@ -79,7 +91,11 @@ pub(crate) fn quantize(x: &[f32], out: &mut [BlockQ6K]) {
             *q = nearest_int(iscale * s).min(127) as i8;
         }
         let d_all = b.d.to_f32();
-        for ((xs, ls), &sc) in x.chunks_exact(16).zip(l.chunks_exact_mut(16)).zip(&b.scales) {
+        for ((xs, ls), &sc) in x
+            .chunks_exact(16)
+            .zip(l.chunks_exact_mut(16))
+            .zip(&b.scales)
+        {
             let d = d_all * f32::from(sc);
             if d == 0.0 {
                 continue;
@@ -88,10 +104,19 @@ pub(crate) fn quantize(x: &[f32], out: &mut [BlockQ6K]) {
                 *li = (nearest_int(v / d).clamp(-32, 31) + 32) as i8;
             }
         }
-        for ((l, ql), qh) in l.chunks_exact(128).zip(b.ql.chunks_exact_mut(64)).zip(b.qh.chunks_exact_mut(32)) {
+        for ((l, ql), qh) in l
+            .chunks_exact(128)
+            .zip(b.ql.chunks_exact_mut(64))
+            .zip(b.qh.chunks_exact_mut(32))
+        {
             let (ql_a, ql_b) = ql.split_at_mut(32);
             for (i, ((a, c), h)) in ql_a.iter_mut().zip(ql_b).zip(qh).enumerate() {
-                let q = [l[i] as u8, l[i + 32] as u8, l[i + 64] as u8, l[i + 96] as u8];
+                let q = [
+                    l[i] as u8,
+                    l[i + 32] as u8,
+                    l[i + 64] as u8,
+                    l[i + 96] as u8,
+                ];
                 *a = (q[0] & 0x0f) | ((q[2] & 0x0f) << 4);
                 *c = (q[1] & 0x0f) | ((q[3] & 0x0f) << 4);
                 *h = (q[0] >> 4) | ((q[1] >> 4) << 2) | ((q[2] >> 4) << 4) | ((q[3] >> 4) << 6);

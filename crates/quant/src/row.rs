@@ -13,7 +13,12 @@ pub(crate) fn row_bytes(what: &'static str, ty: GgmlType, n: usize) -> Result<us
 }
 
 /// Errors unless `got` bytes are exactly `n` values of `ty`.
-pub(crate) fn expect_row(what: &'static str, ty: GgmlType, n: usize, got: usize) -> Result<(), Error> {
+pub(crate) fn expect_row(
+    what: &'static str,
+    ty: GgmlType,
+    n: usize,
+    got: usize,
+) -> Result<(), Error> {
     let expected = row_bytes(what, ty, n)?;
     if expected != got {
         return Err(Error::Length {

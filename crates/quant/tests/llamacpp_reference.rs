@@ -12,12 +12,17 @@ const ROWS: usize = 6;
 const N: usize = 512;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/llamacpp").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/llamacpp")
+        .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn f32s(bytes: &[u8]) -> Vec<f32> {
-    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }
 
 /// The fixture bytes copied into an aligned buffer (block casts need alignment).
@@ -40,7 +45,9 @@ fn quantize_rows(ty: GgmlType, x: &[f32]) -> Vec<u8> {
 
 /// Index of the first differing block, for a readable failure.
 fn first_diff(ty: GgmlType, ours: &[u8], theirs: &[u8]) -> Option<usize> {
-    ours.chunks(ty.type_size()).zip(theirs.chunks(ty.type_size())).position(|(a, b)| a != b)
+    ours.chunks(ty.type_size())
+        .zip(theirs.chunks(ty.type_size()))
+        .position(|(a, b)| a != b)
 }
 
 #[test]
@@ -49,7 +56,11 @@ fn activation_quantizers_match_llamacpp_reference_bytes() {
     for ty in [GgmlType::Q8_0, GgmlType::Q8_1, GgmlType::Q8K] {
         let ours = quantize_rows(ty, &acts);
         let theirs = fixture(&format!("{}.act_ref", ty.name()));
-        assert_eq!(first_diff(ty, &ours, &theirs), None, "{ty}: first differing block");
+        assert_eq!(
+            first_diff(ty, &ours, &theirs),
+            None,
+            "{ty}: first differing block"
+        );
         assert_eq!(ours, theirs);
     }
 }
@@ -71,7 +82,11 @@ fn weight_quantizers_match_llamacpp_reference_bytes() {
     ] {
         let ours = quantize_rows(ty, &weights);
         let theirs = fixture(&format!("{}.quant", ty.name()));
-        assert_eq!(first_diff(ty, &ours, &theirs), None, "{ty}: first differing block");
+        assert_eq!(
+            first_diff(ty, &ours, &theirs),
+            None,
+            "{ty}: first differing block"
+        );
     }
 }
 
@@ -92,11 +107,20 @@ fn dequantize_matches_llamacpp_bit_for_bit() {
         let q = aligned(&fixture(&format!("{}.quant", ty.name())));
         let theirs = f32s(&fixture(&format!("{}.dequant.f32", ty.name())));
         let rb = ty.row_bytes(N).unwrap();
-        for (r, (row, want)) in q.as_bytes().chunks_exact(rb).zip(theirs.chunks_exact(N)).enumerate() {
+        for (r, (row, want)) in q
+            .as_bytes()
+            .chunks_exact(rb)
+            .zip(theirs.chunks_exact(N))
+            .enumerate()
+        {
             let mut got = vec![0f32; N];
             quant::dequantize_row(ty, row, &mut got).unwrap();
             for (i, (g, w)) in got.iter().zip(want).enumerate() {
-                assert_eq!(g.to_bits(), w.to_bits(), "{ty} row {r} value {i}: {g} vs {w}");
+                assert_eq!(
+                    g.to_bits(),
+                    w.to_bits(),
+                    "{ty} row {r} value {i}: {g} vs {w}"
+                );
             }
         }
     }

@@ -25,7 +25,10 @@ fn check_symmetric(x: &[f32], deq: &[f32], d_true: f32, off: i32, qmax: i32) {
     let slack = (qmax.max(off) as f32 + 1.0) * f16_err(d_true) + 1e-6 * amax;
     for (i, (&v, &r)) in x.iter().zip(deq).enumerate() {
         let bound = d_true.abs() / 2.0 + dist_outside(v, lo, hi) + slack;
-        assert!((v - r).abs() <= bound, "value {i}: {v} → {r}, bound {bound} (d {d_true})");
+        assert!(
+            (v - r).abs() <= bound,
+            "value {i}: {v} → {r}, bound {bound} (d {d_true})"
+        );
     }
 }
 
@@ -37,7 +40,10 @@ fn check_affine(x: &[f32], deq: &[f32], nmax: i32) {
     let slack = (nmax as f32 + 1.0) * f16_err(d) + f16_err(min) + 1e-6 * (max.abs() + min.abs());
     for (i, (&v, &r)) in x.iter().zip(deq).enumerate() {
         let bound = d / 2.0 + slack;
-        assert!((v - r).abs() <= bound, "value {i}: {v} → {r}, bound {bound} (d {d})");
+        assert!(
+            (v - r).abs() <= bound,
+            "value {i}: {v} → {r}, bound {bound} (d {d})"
+        );
     }
 }
 
@@ -46,8 +52,12 @@ fn check_levels(x: &[f32], deq: &[f32], d: f32, m: f32, qlo: i32, qhi: i32) {
     let (lo, hi) = (d * qlo as f32 - m, d * qhi as f32 - m);
     let amax = x.iter().fold(0f32, |a, v| a.max(v.abs()));
     for (i, (&v, &r)) in x.iter().zip(deq).enumerate() {
-        let bound = d.abs() / 2.0 + dist_outside(v, lo, hi) + 2e-6 * (amax + m.abs() + d.abs() * 64.0);
-        assert!((v - r).abs() <= bound, "value {i}: {v} → {r}, bound {bound} (d {d}, m {m})");
+        let bound =
+            d.abs() / 2.0 + dist_outside(v, lo, hi) + 2e-6 * (amax + m.abs() + d.abs() * 64.0);
+        assert!(
+            (v - r).abs() <= bound,
+            "value {i}: {v} → {r}, bound {bound} (d {d}, m {m})"
+        );
     }
 }
 
@@ -63,9 +73,19 @@ fn round_trip(ty: GgmlType, x: &[f32]) {
             };
             for (x, r) in x.chunks_exact(QK).zip(deq.chunks_exact(QK)) {
                 // the signed value of largest magnitude (Q8_0: its magnitude)
-                let max = x.iter().fold(0f32, |m, &v| if v.abs() > m.abs() { v } else { m });
-                let d = if ty == GgmlType::Q8_0 { max.abs() / div } else { max / div };
-                let (off, qmax) = if ty == GgmlType::Q8_0 { (127, 254) } else { (off, qmax) };
+                let max = x
+                    .iter()
+                    .fold(0f32, |m, &v| if v.abs() > m.abs() { v } else { m });
+                let d = if ty == GgmlType::Q8_0 {
+                    max.abs() / div
+                } else {
+                    max / div
+                };
+                let (off, qmax) = if ty == GgmlType::Q8_0 {
+                    (127, 254)
+                } else {
+                    (off, qmax)
+                };
                 check_symmetric(x, r, d, off, qmax);
             }
         }
@@ -80,12 +100,18 @@ fn round_trip(ty: GgmlType, x: &[f32]) {
             // (d, dmin, scales) of each super-block
             let params: Vec<(f32, f32, [u8; 12])> = if ty == GgmlType::Q4K {
                 let b: &[BlockQ4K] = cast_blocks(q.as_bytes()).unwrap();
-                b.iter().map(|b| (b.d.to_f32(), b.dmin.to_f32(), b.scales)).collect()
+                b.iter()
+                    .map(|b| (b.d.to_f32(), b.dmin.to_f32(), b.scales))
+                    .collect()
             } else {
                 let b: &[BlockQ5K] = cast_blocks(q.as_bytes()).unwrap();
-                b.iter().map(|b| (b.d.to_f32(), b.dmin.to_f32(), b.scales)).collect()
+                b.iter()
+                    .map(|b| (b.d.to_f32(), b.dmin.to_f32(), b.scales))
+                    .collect()
             };
-            for ((x, r), (d, dmin, sc)) in x.chunks_exact(QK_K).zip(deq.chunks_exact(QK_K)).zip(params) {
+            for ((x, r), (d, dmin, sc)) in
+                x.chunks_exact(QK_K).zip(deq.chunks_exact(QK_K)).zip(params)
+            {
                 for (j, (x, r)) in x.chunks_exact(32).zip(r.chunks_exact(32)).enumerate() {
                     let (s, m) = scale_min(j, &sc);
                     check_levels(x, r, d * s as f32, dmin * m as f32, 0, nmax);
@@ -102,7 +128,9 @@ fn round_trip(ty: GgmlType, x: &[f32]) {
         }
         GgmlType::Q8K => {
             for (x, r) in x.chunks_exact(QK_K).zip(deq.chunks_exact(QK_K)) {
-                let max = x.iter().fold(0f32, |m, &v| if v.abs() > m.abs() { v } else { m });
+                let max = x
+                    .iter()
+                    .fold(0f32, |m, &v| if v.abs() > m.abs() { v } else { m });
                 check_symmetric(x, r, max / 127.0, 127, 254);
             }
         }
@@ -121,7 +149,10 @@ fn scale_min(j: usize, q: &[u8; 12]) -> (u8, u8) {
     if j < 4 {
         (q[j] & 63, q[j + 4] & 63)
     } else {
-        ((q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
+        (
+            (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4),
+            (q[j + 4] >> 4) | ((q[j] >> 6) << 4),
+        )
     }
 }
 
@@ -157,8 +188,24 @@ fn special_rows_round_trip() {
         vec![1.5; n],
         vec![-2.0; n],
         (0..n).map(|i| i as f32).collect(),
-        (0..n).map(|i| if i % 37 == 0 { 50.0 } else { 0.01 * (i % 7) as f32 }).collect(),
-        (0..n).map(|i| if i < QK_K { 0.0 } else { 1.0 - 0.001 * i as f32 }).collect(),
+        (0..n)
+            .map(|i| {
+                if i % 37 == 0 {
+                    50.0
+                } else {
+                    0.01 * (i % 7) as f32
+                }
+            })
+            .collect(),
+        (0..n)
+            .map(|i| {
+                if i < QK_K {
+                    0.0
+                } else {
+                    1.0 - 0.001 * i as f32
+                }
+            })
+            .collect(),
     ];
     for ty in ALL {
         for x in &rows {
@@ -171,12 +218,21 @@ fn special_rows_round_trip() {
 fn k_quant_rms_error_is_below_half_the_largest_step() {
     let mut rng = Rng::new(7);
     let x = rng.normals(4 * QK_K, 1.0);
-    for (ty, nmax) in [(GgmlType::Q4K, 15.0f32), (GgmlType::Q5K, 31.0), (GgmlType::Q6K, 63.0)] {
+    for (ty, nmax) in [
+        (GgmlType::Q4K, 15.0f32),
+        (GgmlType::Q5K, 31.0),
+        (GgmlType::Q6K, 63.0),
+    ] {
         let deq = dequantize(ty, quantize(ty, &x).as_bytes(), x.len());
         for (x, r) in x.chunks_exact(QK_K).zip(deq.chunks_exact(QK_K)) {
             let range = x.iter().fold(0f32, |m, v| m.max(v.abs())) * 2.0;
             let mse = x.iter().zip(r).map(|(a, b)| (a - b) * (a - b)).sum::<f32>() / QK_K as f32;
-            assert!(mse.sqrt() <= range / nmax / 2.0, "{ty}: rms {} vs step {}", mse.sqrt(), range / nmax);
+            assert!(
+                mse.sqrt() <= range / nmax / 2.0,
+                "{ty}: rms {} vs step {}",
+                mse.sqrt(),
+                range / nmax
+            );
         }
     }
 }

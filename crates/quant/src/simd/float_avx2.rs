@@ -9,7 +9,12 @@ use std::arch::x86_64::*;
 /// Runs `load(i)` (8 weights starting at value i, as f32) against the activations.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_by<L: Fn(usize) -> __m256, T: Fn(usize) -> f32>(n: usize, a: &[f32], load: L, tail: T) -> f32 {
+unsafe fn dot_by<L: Fn(usize) -> __m256, T: Fn(usize) -> f32>(
+    n: usize,
+    a: &[f32],
+    load: L,
+    tail: T,
+) -> f32 {
     debug_assert!(a.len() >= n);
     let ap = a.as_ptr();
     let mut acc = [_mm256_setzero_ps(); 4];

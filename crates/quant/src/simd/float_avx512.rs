@@ -7,7 +7,12 @@ use std::arch::x86_64::*;
 
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,f16c,fma")]
-unsafe fn dot_by<L: Fn(usize) -> __m512, T: Fn(usize) -> f32>(n: usize, a: &[f32], load: L, tail: T) -> f32 {
+unsafe fn dot_by<L: Fn(usize) -> __m512, T: Fn(usize) -> f32>(
+    n: usize,
+    a: &[f32],
+    load: L,
+    tail: T,
+) -> f32 {
     debug_assert!(a.len() >= n);
     let ap = a.as_ptr();
     let mut acc = [_mm512_setzero_ps(); 4];

@@ -23,7 +23,7 @@ unsafe fn load32<T>(p: &[T]) -> __m256i {
 fn bsums_times_pairs(bsums: &[i16; 16], v: &[u8; 8]) -> __m256i {
     let v = _mm_cvtsi64_si128(i64::from_le_bytes(*v));
     let doubled = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(v, v)); // v0 v0 v1 v1 ... v7 v7
-    // SAFETY: bsums is 32 bytes.
+                                                                 // SAFETY: bsums is 32 bytes.
     let bs = unsafe { load32(bsums) };
     _mm256_madd_epi16(bs, doubled)
 }
@@ -116,15 +116,30 @@ unsafe fn q6k_q8k_impl(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
         let offset = _mm256_madd_epi16(unsafe { load32(&y.bsums) }, scales16);
 
         let mut sumi = _mm256_setzero_si256();
-        let halves = x.ql.chunks_exact(64).zip(x.qh.chunks_exact(32)).zip(y.qs.chunks_exact(128));
+        let halves =
+            x.ql.chunks_exact(64)
+                .zip(x.qh.chunks_exact(32))
+                .zip(y.qs.chunks_exact(128));
         for (n, ((ql, qh), q8)) in halves.enumerate() {
             // SAFETY: 32-byte loads inside the 64 / 32 / 128-byte chunks.
             let (ql_a, ql_b, h) = unsafe { (load32(ql), load32(&ql[32..]), load32(qh)) };
             let q = [
-                _mm256_or_si256(_mm256_and_si256(ql_a, low), _mm256_and_si256(_mm256_slli_epi16::<4>(h), top2)),
-                _mm256_or_si256(_mm256_and_si256(ql_b, low), _mm256_and_si256(_mm256_slli_epi16::<2>(h), top2)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(ql_a), low), _mm256_and_si256(h, top2)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(ql_b), low), _mm256_and_si256(_mm256_srli_epi16::<2>(h), top2)),
+                _mm256_or_si256(
+                    _mm256_and_si256(ql_a, low),
+                    _mm256_and_si256(_mm256_slli_epi16::<4>(h), top2),
+                ),
+                _mm256_or_si256(
+                    _mm256_and_si256(ql_b, low),
+                    _mm256_and_si256(_mm256_slli_epi16::<2>(h), top2),
+                ),
+                _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16::<4>(ql_a), low),
+                    _mm256_and_si256(h, top2),
+                ),
+                _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16::<4>(ql_b), low),
+                    _mm256_and_si256(_mm256_srli_epi16::<2>(h), top2),
+                ),
             ];
             for (k, (q, a8)) in q.into_iter().zip(q8.chunks_exact(32)).enumerate() {
                 // SAFETY: a 32-byte chunk.

@@ -30,7 +30,10 @@ macro_rules! legacy_kernels {
             #[inline]
             #[target_feature(enable = $features)]
             unsafe fn q5_bytes(qh: &[u8; 4], qs: &[u8; 16]) -> __m256i {
-                let high = _mm256_and_si256(bits_to_bytes_32(u32::from_le_bytes(*qh)), _mm256_set1_epi8(0x10));
+                let high = _mm256_and_si256(
+                    bits_to_bytes_32(u32::from_le_bytes(*qh)),
+                    _mm256_set1_epi8(0x10),
+                );
                 // SAFETY: nibbles_32 reads the 16 bytes of `qs`.
                 _mm256_or_si256(unsafe { nibbles_32(qs) }, high)
             }
@@ -123,7 +126,11 @@ macro_rules! legacy_kernels {
     };
 }
 
-legacy_kernels!(avx2, "avx2,fma,f16c", crate::simd::x86_lanes::mul_sum_us8_avx2);
+legacy_kernels!(
+    avx2,
+    "avx2,fma,f16c",
+    crate::simd::x86_lanes::mul_sum_us8_avx2
+);
 legacy_kernels!(
     vnni,
     "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni",

@@ -85,10 +85,16 @@ pub fn random_blocks(rng: &mut Rng, ty: GgmlType, n_blocks: usize) -> AlignedByt
 
 /// Σ|a_i·b_i| in f64: the scale of rounding errors in a dot product.
 pub fn abs_dot(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (f64::from(*x) * f64::from(*y)).abs()).sum()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (f64::from(*x) * f64::from(*y)).abs())
+        .sum()
 }
 
 /// Σ a_i·b_i in f64.
 pub fn dot64(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum()
 }
