@@ -5,6 +5,10 @@
 //! `Digits` + `ByteLevel` (SmolLM), decoder `ByteLevel`, post-processor `ByteLevel` /
 //! `TemplateProcessing`. Anything else is an `Unsupported` error naming it.
 
+use std::fmt;
+
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::added_tokens::AddedToken;
@@ -32,7 +36,7 @@ impl Tokenizer {
     /// Builds a tokenizer from `tokenizer.json` plus `tokenizer_config.json` (which gives
     /// `bos_token`, `eos_token`, `add_bos_token`, `add_eos_token`).
     pub fn from_hf(tokenizer_json: &[u8], tokenizer_config_json: Option<&[u8]>) -> Result<Tokenizer, Error> {
-        let root: Value =
+        let root: FileJson =
             serde_json::from_slice(tokenizer_json).map_err(|source| Error::Json { what: WHAT.into(), source })?;
         let config: Option<Value> = match tokenizer_config_json {
             Some(b) => Some(
@@ -45,30 +49,137 @@ impl Tokenizer {
     }
 }
 
-fn parts(root: &Value, config: Option<&Value>) -> Result<Parts, Error> {
-    let model = root.get("model").ok_or_else(|| Error::field(WHAT, "model", "an object"))?;
+/// The parts of tokenizer.json we read, typed (the big vocab and merge lists are parsed
+/// straight into vectors; the small pipeline descriptions stay JSON values).
+#[derive(Deserialize)]
+struct FileJson {
+    model: ModelJson,
+    #[serde(default)]
+    added_tokens: Vec<AddedJson>,
+    #[serde(default)]
+    normalizer: Value,
+    #[serde(default)]
+    pre_tokenizer: Value,
+    #[serde(default)]
+    decoder: Value,
+    #[serde(default)]
+    post_processor: Value,
+}
+
+#[derive(Deserialize)]
+struct ModelJson {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    vocab: VocabJson,
+    merges: Vec<MergeJson>,
+    #[serde(default)]
+    byte_fallback: Option<bool>,
+    #[serde(default)]
+    ignore_merges: Option<bool>,
+    #[serde(default)]
+    continuing_subword_prefix: Option<String>,
+    #[serde(default)]
+    end_of_word_suffix: Option<String>,
+    #[serde(default)]
+    dropout: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct AddedJson {
+    id: u32,
+    content: String,
+    #[serde(default)]
+    single_word: bool,
+    #[serde(default)]
+    lstrip: bool,
+    #[serde(default)]
+    rstrip: bool,
+    #[serde(default)]
+    normalized: Option<bool>,
+    #[serde(default)]
+    special: bool,
+}
+
+/// `model.vocab`: token → id, kept as a list in file order.
+struct VocabJson(Vec<(String, u32)>);
+
+impl<'de> Deserialize<'de> for VocabJson {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<VocabJson, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = VocabJson;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map from token to id")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<VocabJson, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1 << 20));
+                while let Some((k, v)) = map.next_entry::<String, u32>()? {
+                    out.push((k, v));
+                }
+                Ok(VocabJson(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// One merge rule: `"a b"` or `["a", "b"]`.
+enum MergeJson {
+    Line(String),
+    Pair(String, String),
+}
+
+impl<'de> Deserialize<'de> for MergeJson {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<MergeJson, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MergeJson;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a merge rule \"a b\" or [\"a\", \"b\"]")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<MergeJson, E> {
+                Ok(MergeJson::Line(s.to_string()))
+            }
+            fn visit_string<E: serde::de::Error>(self, s: String) -> Result<MergeJson, E> {
+                Ok(MergeJson::Line(s))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MergeJson, A::Error> {
+                let a: String = seq.next_element()?.ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
+                let b: String = seq.next_element()?.ok_or_else(|| serde::de::Error::invalid_length(1, &self))?;
+                if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(serde::de::Error::invalid_length(3, &self));
+                }
+                Ok(MergeJson::Pair(a, b))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn parts(root: &FileJson, config: Option<&Value>) -> Result<Parts, Error> {
+    let model = &root.model;
     check_model(model)?;
-    let vocab_map = model
-        .get("vocab")
-        .and_then(Value::as_object)
-        .ok_or_else(|| Error::field(WHAT, "model.vocab", "an object"))?;
-    let added = parse_added(root)?;
+    let added: Vec<(AddedToken, bool, bool)> = root
+        .added_tokens
+        .iter()
+        .map(|t| {
+            let token = AddedToken {
+                id: t.id,
+                content: t.content.clone(),
+                single_word: t.single_word,
+                lstrip: t.lstrip,
+                rstrip: t.rstrip,
+            };
+            (token, t.special, t.normalized.unwrap_or(!t.special))
+        })
+        .collect();
 
     // Ids must be dense-ish: never allocate more than the file lists.
-    let n_entries = vocab_map.len() + added.len();
-    let mut max_id = 0u64;
-    let mut model_ids = Vec::with_capacity(vocab_map.len());
-    for (piece, id) in vocab_map {
-        let id = id.as_u64().ok_or_else(|| Error::field(WHAT, &format!("model.vocab[{piece:?}]"), "an id"))?;
-        max_id = max_id.max(id);
-        model_ids.push((piece.as_str(), id as u32));
-    }
-    for (tok, _, _) in &added {
-        max_id = max_id.max(u64::from(tok.id));
-    }
-    let n = if n_entries == 0 { 0 } else { max_id as usize + 1 };
-    if n > n_entries || max_id > u64::from(u32::MAX - 1) {
-        return Err(Error::Vocab(format!("largest id {max_id} but only {n_entries} tokens listed")));
+    let n_entries = model.vocab.0.len() + added.len();
+    let max_id = model.vocab.0.iter().map(|&(_, id)| id).chain(added.iter().map(|(t, _, _)| t.id)).max();
+    let n = max_id.map_or(0, |m| m as usize + 1);
+    if n > n_entries {
+        return Err(Error::Vocab(format!("largest id {} but only {n_entries} tokens listed", n - 1)));
     }
 
     let decoder = ByteDecoder::new();
@@ -76,8 +187,8 @@ fn parts(root: &Value, config: Option<&Value>) -> Result<Parts, Error> {
     // token its own UTF-8 (this applies to added tokens too).
     let decode = |piece: &str| decoder.decode_token(piece).unwrap_or_else(|| piece.as_bytes().to_vec());
     let mut vocab = Vocab::with_len(n);
-    for &(piece, id) in &model_ids {
-        vocab.set(id, piece, decode(piece), TokenKind::Normal).map_err(Error::Vocab)?;
+    for (piece, id) in &model.vocab.0 {
+        vocab.set(*id, piece, decode(piece), TokenKind::Normal).map_err(Error::Vocab)?;
     }
     let merges = parse_merges(model, &vocab)?;
     let (mut added_raw, mut added_normalized) = (Vec::new(), Vec::new());
@@ -91,7 +202,7 @@ fn parts(root: &Value, config: Option<&Value>) -> Result<Parts, Error> {
         }
     }
 
-    let (mut prefix, mut suffix, has_template) = parse_post_processor(root.get("post_processor"))?;
+    let (mut prefix, mut suffix, has_template) = parse_post_processor(&root.post_processor)?;
     let token_id = |key: &str| -> Option<u32> {
         let v = config?.get(key)?;
         let s = v.as_str().or_else(|| v.get("content").and_then(Value::as_str))?;
@@ -110,13 +221,13 @@ fn parts(root: &Value, config: Option<&Value>) -> Result<Parts, Error> {
         }
     }
 
-    check_decoder(root.get("decoder"))?;
+    check_decoder(&root.decoder)?;
     Ok(Parts {
         vocab,
         merges,
-        pre: parse_pre_tokenizer(root.get("pre_tokenizer"))?,
-        nfc: parse_normalizer(root.get("normalizer"))?,
-        ignore_merges: model.get("ignore_merges").and_then(Value::as_bool).unwrap_or(false),
+        pre: parse_pre_tokenizer(&root.pre_tokenizer)?,
+        nfc: parse_normalizer(&root.normalizer)?,
+        ignore_merges: model.ignore_merges.unwrap_or(false),
         added_raw,
         added_normalized,
         bos,
@@ -138,67 +249,33 @@ fn short(v: &Value) -> String {
     }
 }
 
-fn check_model(model: &Value) -> Result<(), Error> {
-    match model.get("type").and_then(Value::as_str) {
-        Some("BPE") => {}
-        None if model.get("merges").is_some() => {}
-        other => return Err(Error::unsupported("tokenizer model", format!("{other:?} (only BPE)"))),
+fn check_model(model: &ModelJson) -> Result<(), Error> {
+    match model.kind.as_deref() {
+        Some("BPE") | None => {}
+        Some(other) => return Err(Error::unsupported("tokenizer model", format!("{other:?} (only BPE)"))),
     }
-    if model.get("byte_fallback").and_then(Value::as_bool) == Some(true) {
+    if model.byte_fallback == Some(true) {
         return Err(Error::unsupported("BPE option", "byte_fallback = true"));
     }
-    for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
-        if let Some(s) = model.get(key).and_then(Value::as_str) {
-            if !s.is_empty() {
-                return Err(Error::unsupported("BPE option", format!("{key} = {s:?}")));
-            }
+    for (key, v) in [
+        ("continuing_subword_prefix", &model.continuing_subword_prefix),
+        ("end_of_word_suffix", &model.end_of_word_suffix),
+    ] {
+        if let Some(s) = v.as_deref().filter(|s| !s.is_empty()) {
+            return Err(Error::unsupported("BPE option", format!("{key} = {s:?}")));
         }
     }
-    if model.get("dropout").is_some_and(|d| !d.is_null()) {
+    if model.dropout.is_some() {
         return Err(Error::unsupported("BPE option", "dropout"));
     }
     Ok(())
 }
 
-/// (token, special, normalized) for each entry of `added_tokens`.
-fn parse_added(root: &Value) -> Result<Vec<(AddedToken, bool, bool)>, Error> {
-    let Some(list) = root.get("added_tokens") else { return Ok(Vec::new()) };
-    let list = list.as_array().ok_or_else(|| Error::field(WHAT, "added_tokens", "an array"))?;
-    let mut out = Vec::with_capacity(list.len());
-    for (i, t) in list.iter().enumerate() {
-        let field = |k: &str| format!("added_tokens[{i}].{k}");
-        let id = t
-            .get("id")
-            .and_then(Value::as_u64)
-            .and_then(|id| u32::try_from(id).ok())
-            .ok_or_else(|| Error::field(WHAT, &field("id"), "an id"))?;
-        let content = t
-            .get("content")
-            .and_then(Value::as_str)
-            .ok_or_else(|| Error::field(WHAT, &field("content"), "a string"))?;
-        let b = |k: &str| t.get(k).and_then(Value::as_bool);
-        let special = b("special").unwrap_or(false);
-        let token = AddedToken {
-            id,
-            content: content.to_string(),
-            single_word: b("single_word").unwrap_or(false),
-            lstrip: b("lstrip").unwrap_or(false),
-            rstrip: b("rstrip").unwrap_or(false),
-        };
-        out.push((token, special, b("normalized").unwrap_or(!special)));
-    }
-    Ok(out)
-}
-
-fn parse_merges(model: &Value, vocab: &Vocab) -> Result<Vec<(u32, u32, u32)>, Error> {
-    let list = model
-        .get("merges")
-        .and_then(Value::as_array)
-        .ok_or_else(|| Error::field(WHAT, "model.merges", "an array"))?;
-    let mut out = Vec::with_capacity(list.len());
-    for (index, m) in list.iter().enumerate() {
+fn parse_merges(model: &ModelJson, vocab: &Vocab) -> Result<Vec<(u32, u32, u32)>, Error> {
+    let mut out = Vec::with_capacity(model.merges.len());
+    for (index, m) in model.merges.iter().enumerate() {
         let (a, b) = match m {
-            Value::String(s) => {
+            MergeJson::Line(s) => {
                 let mut it = s.split(' ');
                 match (it.next(), it.next(), it.next()) {
                     (Some(a), Some(b), None) => (a, b),
@@ -207,11 +284,7 @@ fn parse_merges(model: &Value, vocab: &Vocab) -> Result<Vec<(u32, u32, u32)>, Er
                     }
                 }
             }
-            Value::Array(pair) => match (pair.first().and_then(Value::as_str), pair.get(1).and_then(Value::as_str)) {
-                (Some(a), Some(b)) if pair.len() == 2 => (a, b),
-                _ => return Err(Error::BadMerge { index, rule: m.to_string(), reason: "not two strings".into() }),
-            },
-            _ => return Err(Error::BadMerge { index, rule: m.to_string(), reason: "not a string or pair".into() }),
+            MergeJson::Pair(a, b) => (a.as_str(), b.as_str()),
         };
         out.push(resolve_merge(vocab, index, a, b)?);
     }
@@ -223,20 +296,24 @@ pub(crate) fn resolve_merge(vocab: &Vocab, index: usize, a: &str, b: &str) -> Re
     let bad = |reason: String| Error::BadMerge { index, rule: format!("{a} {b}"), reason };
     let left = vocab.id_of(a).ok_or_else(|| bad(format!("{a:?} is not in the vocabulary")))?;
     let right = vocab.id_of(b).ok_or_else(|| bad(format!("{b:?} is not in the vocabulary")))?;
-    let merged = format!("{a}{b}");
+    let mut merged = String::with_capacity(a.len() + b.len());
+    merged.push_str(a);
+    merged.push_str(b);
     let id = vocab.id_of(&merged).ok_or_else(|| bad(format!("{merged:?} is not in the vocabulary")))?;
     Ok((left, right, id))
 }
 
-fn parse_normalizer(v: Option<&Value>) -> Result<bool, Error> {
-    let Some(v) = v.filter(|v| !v.is_null()) else { return Ok(false) };
+fn parse_normalizer(v: &Value) -> Result<bool, Error> {
+    if v.is_null() {
+        return Ok(false);
+    }
     match type_of(v) {
         "NFC" => Ok(true),
         "Sequence" => {
             let list = v.get("normalizers").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
             let mut nfc = false;
             for n in list {
-                nfc |= parse_normalizer(Some(n))?;
+                nfc |= parse_normalizer(n)?;
             }
             Ok(nfc)
         }
@@ -244,25 +321,25 @@ fn parse_normalizer(v: Option<&Value>) -> Result<bool, Error> {
     }
 }
 
-fn check_decoder(v: Option<&Value>) -> Result<(), Error> {
-    let Some(v) = v.filter(|v| !v.is_null()) else {
+fn check_decoder(v: &Value) -> Result<(), Error> {
+    if v.is_null() {
         return Err(Error::unsupported("decoder", "none (a byte-level BPE needs ByteLevel)"));
-    };
+    }
     match type_of(v) {
         "ByteLevel" => Ok(()),
         "Sequence" => {
             let list = v.get("decoders").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
-            list.iter().try_for_each(|d| check_decoder(Some(d)))
+            list.iter().try_for_each(check_decoder)
         }
         _ => Err(Error::unsupported("decoder", short(v))),
     }
 }
 
-fn parse_pre_tokenizer(v: Option<&Value>) -> Result<PreTokenizer, Error> {
+fn parse_pre_tokenizer(v: &Value) -> Result<PreTokenizer, Error> {
     let unsupported = |v: &Value| Error::unsupported("pre_tokenizer", short(v));
-    let Some(v) = v.filter(|v| !v.is_null()) else {
+    if v.is_null() {
         return Err(Error::unsupported("pre_tokenizer", "none (a byte-level BPE needs one)"));
-    };
+    }
     let byte_level = |b: &Value, use_regex: bool| {
         type_of(b) == "ByteLevel"
             && b.get("add_prefix_space").and_then(Value::as_bool) != Some(true)
@@ -298,15 +375,17 @@ fn parse_pre_tokenizer(v: Option<&Value>) -> Result<PreTokenizer, Error> {
 }
 
 /// (prefix ids, suffix ids, whether a TemplateProcessing was found).
-fn parse_post_processor(v: Option<&Value>) -> Result<(Vec<u32>, Vec<u32>, bool), Error> {
-    let Some(v) = v.filter(|v| !v.is_null()) else { return Ok((Vec::new(), Vec::new(), false)) };
+fn parse_post_processor(v: &Value) -> Result<(Vec<u32>, Vec<u32>, bool), Error> {
+    if v.is_null() {
+        return Ok((Vec::new(), Vec::new(), false));
+    }
     match type_of(v) {
         "ByteLevel" => Ok((Vec::new(), Vec::new(), false)),
         "Sequence" => {
             let list = v.get("processors").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
             let mut acc = (Vec::new(), Vec::new(), false);
             for p in list {
-                let (pre, suf, t) = parse_post_processor(Some(p))?;
+                let (pre, suf, t) = parse_post_processor(p)?;
                 acc.0.extend(pre);
                 acc.1.extend(suf);
                 acc.2 |= t;

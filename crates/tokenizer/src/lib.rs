@@ -4,25 +4,34 @@
 //!   [`Tokenizer::from_hf`]) or from GGUF metadata ([`Tokenizer::from_gguf_vocab`]); `encode`
 //!   and `decode` match HF tokenizers / llama.cpp token for token.
 //! - [`IncrementalDecoder`]: UTF-8-safe streaming detokenization.
+//! - [`ChatTemplate`]: HF chat templates rendered with minijinja, Python-compatible.
 
 mod added_tokens;
 mod bpe;
 mod byte_level;
+mod chat_template;
 mod error;
 mod gguf_vocab;
 mod hf_json;
 mod incremental;
+mod json_value;
 mod pre_tokenizer;
+mod py_json;
+mod py_methods;
 mod split_gpt2;
 mod split_qwen2;
+mod strftime;
+mod template_value;
 mod tokenizer;
 mod unicode_class;
 mod unicode_tables;
 mod vocab;
 
+pub use chat_template::ChatTemplate;
 pub use error::Error;
 pub use gguf_vocab::{gguf_pre_tokenizer, GgufVocab};
 pub use incremental::IncrementalDecoder;
+pub use json_value::JsonValue;
 pub use pre_tokenizer::PreTokenizer;
 pub use tokenizer::Tokenizer;
 pub use vocab::TokenKind;

@@ -1,6 +1,9 @@
 //! The token table: each id's vocabulary string, the bytes it decodes to, and its kind.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use crate::bpe::PairHasher;
 
 /// What a token is, for matching in text and for `skip_special` decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +27,7 @@ pub(crate) struct Vocab {
     /// The raw bytes each token decodes to.
     bytes: Vec<Box<[u8]>>,
     kinds: Vec<TokenKind>,
-    by_piece: HashMap<Box<str>, u32>,
+    by_piece: HashMap<Box<str>, u32, BuildHasherDefault<PairHasher>>,
 }
 
 impl Vocab {
@@ -34,7 +37,7 @@ impl Vocab {
             pieces: vec![Box::from(""); n],
             bytes: vec![Box::from(&[][..]); n],
             kinds: vec![TokenKind::Missing; n],
-            by_piece: HashMap::with_capacity(n),
+            by_piece: HashMap::with_capacity_and_hasher(n, BuildHasherDefault::default()),
         }
     }
 
