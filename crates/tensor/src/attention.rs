@@ -1,0 +1,352 @@
+//! Causal attention of new tokens over a paged KV cache, flash style (online softmax over key
+//! tiles; the score matrix is never materialised), with grouped-query heads.
+//!
+//! Work is split into tasks of (sequence, kv head, chunk of query rows), where a query row is one
+//! (token, head) of the kv head's group; the rows of a task share each K/V tile while it is in
+//! cache. Every row's arithmetic depends only on its own query, its position and the cache (tiles
+//! are fixed by absolute key positions), so a sequence's output is bit-identical alone or in any
+//! batch, and whatever chunk its rows land in.
+
+use crate::cpu::Isa;
+use crate::disjoint::DisjointMut;
+use crate::paged_kv::{KvLayout, PagedKvLayer};
+use crate::{Error, ThreadPool};
+
+/// One sequence of a batch: its new tokens are rows `token_start..token_start + n_tokens` of `q` and
+/// sit at positions `ctx_len - n_tokens..ctx_len`; its keys/values for positions `0..ctx_len` are
+/// in the cache at `block_table[pos / block_size] * block_size + pos % block_size`.
+#[derive(Clone, Copy, Debug)]
+pub struct AttnSeq<'a> {
+    pub token_start: usize,
+    pub n_tokens: usize,
+    pub ctx_len: usize,
+    pub block_table: &'a [u32],
+}
+
+/// f32 accumulators one task keeps on its stack (rows × head_dim).
+const TASK_ACC_VALUES: usize = 4096;
+/// At most this many query rows per task.
+const MAX_ROWS: usize = 64;
+/// Keys scored at once (a tile never crosses a block boundary).
+const KEY_TILE: usize = 32;
+/// Largest supported head_dim (one row must fit a task's accumulators).
+const MAX_HEAD_DIM: usize = TASK_ACC_VALUES;
+/// Sequences whose task offsets are kept on the stack (more use a heap buffer).
+const STACK_SEQS: usize = 256;
+/// Below this many score multiply-adds, run on the calling thread alone.
+const PARALLEL_MIN_WORK: usize = 1 << 15;
+
+/// Sizes shared by every task of one call.
+#[derive(Clone, Copy)]
+struct Geometry {
+    n_heads: usize,
+    head_dim: usize,
+    /// Query heads per kv head.
+    group: usize,
+    n_kv_heads: usize,
+    block_size: usize,
+    /// Query rows per task.
+    rows_per_task: usize,
+    scale: f32,
+}
+
+impl Geometry {
+    /// Tasks (kv heads × row chunks) of one sequence.
+    fn tasks_of(&self, s: &AttnSeq) -> usize {
+        self.n_kv_heads * (s.n_tokens * self.group).div_ceil(self.rows_per_task)
+    }
+}
+
+/// For every sequence, for every query token at position `p`, every head `h`:
+/// `out[t, h] = Σ_{j ≤ p} softmax_j(scale · q[t, h] · k[j, h / group]) · v[j, h / group]`.
+///
+/// Rows of `out` that belong to no sequence are left untouched. Inputs are validated first
+/// (shapes, the layout, `n_tokens <= ctx_len`, block tables long enough for `ctx_len` and holding
+/// block ids `< num_blocks`, sequences' token ranges disjoint and inside `q`): errors, not panics.
+#[allow(clippy::too_many_arguments)]
+pub fn paged_attention(
+    pool: &ThreadPool,
+    q: &[f32], // [n_tokens, n_heads, head_dim]
+    layer: &PagedKvLayer,
+    layout: &KvLayout,
+    seqs: &[AttnSeq],
+    n_heads: usize,
+    scale: f32,
+    out: &mut [f32], // [n_tokens, n_heads * head_dim]
+) -> Result<(), Error> {
+    paged_attention_with_isa(Isa::detect(), pool, q, layer, layout, seqs, n_heads, scale, out)
+}
+
+/// [`paged_attention`] with an explicit instruction set (tests and benchmarks compare tiers). A tier
+/// this CPU does not support is an error.
+#[allow(clippy::too_many_arguments)]
+pub fn paged_attention_with_isa(
+    isa: Isa,
+    pool: &ThreadPool,
+    q: &[f32],
+    layer: &PagedKvLayer,
+    layout: &KvLayout,
+    seqs: &[AttnSeq],
+    n_heads: usize,
+    scale: f32,
+    out: &mut [f32],
+) -> Result<(), Error> {
+    if isa > Isa::best_supported() {
+        return Err(Error::UnsupportedIsa { op: "paged_attention", isa });
+    }
+    let geo = validate(q, layer, layout, seqs, n_heads, scale, out)?;
+
+    // Task offsets: tasks of sequence s are start[s]..start[s + 1].
+    let mut stack = [0usize; STACK_SEQS + 1];
+    let mut heap = Vec::new();
+    let start: &mut [usize] = if seqs.len() <= STACK_SEQS {
+        &mut stack[..=seqs.len()]
+    } else {
+        heap.resize(seqs.len() + 1, 0);
+        &mut heap
+    };
+    let mut work = 0usize;
+    for (i, s) in seqs.iter().enumerate() {
+        start[i + 1] = start[i] + geo.tasks_of(s);
+        work = work.saturating_add(s.n_tokens * n_heads * s.ctx_len * geo.head_dim);
+    }
+    let n_tasks = start[seqs.len()];
+    let start: &[usize] = start;
+
+    let outd = DisjointMut::new(out);
+    let task = |t: usize| {
+        // The sequence whose task range holds t.
+        let si = start.partition_point(|&x| x <= t) - 1;
+        let local = t - start[si];
+        let chunks = (seqs[si].n_tokens * geo.group).div_ceil(geo.rows_per_task);
+        let (kv_head, chunk) = (local / chunks, local % chunks);
+        // SAFETY: `isa` is supported (checked above); inputs were validated; tasks write disjoint
+        // (token, head) rows of `out`.
+        unsafe { run_task(isa, &geo, q, layer, &seqs[si], kv_head, chunk, &outd) };
+    };
+    if pool.n_threads() > 1 && work >= PARALLEL_MIN_WORK {
+        pool.run(n_tasks, task);
+    } else {
+        (0..n_tasks).for_each(task);
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn validate(
+    q: &[f32],
+    layer: &PagedKvLayer,
+    layout: &KvLayout,
+    seqs: &[AttnSeq],
+    n_heads: usize,
+    scale: f32,
+    out: &[f32],
+) -> Result<Geometry, Error> {
+    layout.check_layer(layer)?;
+    let (hd, nkv, bs) = (layout.head_dim, layout.n_kv_heads, layout.block_size);
+    if n_heads == 0 || n_heads % nkv != 0 {
+        return Err(Error::Shape(format!("paged_attention: n_heads {n_heads} is not a positive multiple of n_kv_heads {nkv}")));
+    }
+    if hd > MAX_HEAD_DIM {
+        return Err(Error::Shape(format!("paged_attention: head_dim {hd} exceeds {MAX_HEAD_DIM}")));
+    }
+    let q_stride = n_heads * hd;
+    if q.len() % q_stride != 0 || out.len() != q.len() {
+        return Err(Error::Shape(format!(
+            "paged_attention: q {} / out {} values, expected equal multiples of n_heads*head_dim = {q_stride}",
+            q.len(),
+            out.len()
+        )));
+    }
+    let n_rows = q.len() / q_stride;
+    for (si, s) in seqs.iter().enumerate() {
+        let bad = |msg: String| Err(Error::BadSequence { seq: si, msg });
+        match s.token_start.checked_add(s.n_tokens) {
+            Some(end) if end <= n_rows => {}
+            _ => return bad(format!("tokens {}+{} exceed the {n_rows} rows of q", s.token_start, s.n_tokens)),
+        }
+        if s.n_tokens > s.ctx_len {
+            return bad(format!("{} new tokens exceed ctx_len {}", s.n_tokens, s.ctx_len));
+        }
+        let need = s.ctx_len.div_ceil(bs);
+        if s.block_table.len() < need {
+            return bad(format!(
+                "block table has {} blocks, ctx_len {} needs {need} of {bs} slots",
+                s.block_table.len(),
+                s.ctx_len
+            ));
+        }
+        if let Some((index, &block)) = s.block_table[..need].iter().enumerate().find(|(_, &b)| b as usize >= layout.num_blocks) {
+            return Err(Error::BlockOutOfRange { seq: si, index, block, num_blocks: layout.num_blocks });
+        }
+    }
+    // Disjoint token ranges (tasks of different sequences write different rows of `out`).
+    let sorted = seqs.windows(2).all(|w| w[0].token_start + w[0].n_tokens <= w[1].token_start);
+    if !sorted {
+        for (i, a) in seqs.iter().enumerate() {
+            for b in &seqs[..i] {
+                let overlap = a.token_start < b.token_start + b.n_tokens && b.token_start < a.token_start + a.n_tokens;
+                if overlap && a.n_tokens > 0 && b.n_tokens > 0 {
+                    return Err(Error::BadSequence { seq: i, msg: "token rows overlap another sequence's".into() });
+                }
+            }
+        }
+    }
+    let rows_per_task = (TASK_ACC_VALUES / hd).clamp(1, MAX_ROWS);
+    Ok(Geometry { n_heads, head_dim: hd, group: n_heads / nkv, n_kv_heads: nkv, block_size: bs, rows_per_task, scale })
+}
+
+/// Dispatches [`task_body`] on the instruction set (the body is written with lane arrays that the
+/// compiler vectorises; the arithmetic is the same on every tier).
+///
+/// # Safety
+/// `isa` is supported by this CPU; the inputs passed `validate`; no other task writes this task's
+/// rows of `out`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_task(
+    isa: Isa,
+    geo: &Geometry,
+    q: &[f32],
+    layer: &PagedKvLayer,
+    seq: &AttnSeq,
+    kv_head: usize,
+    chunk: usize,
+    out: &DisjointMut<f32>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+        unsafe fn avx512(g: &Geometry, q: &[f32], l: &PagedKvLayer, s: &AttnSeq, h: usize, c: usize, o: &DisjointMut<f32>) {
+            // SAFETY: forwarded contract.
+            unsafe { task_body(g, q, l, s, h, c, o) }
+        }
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2(g: &Geometry, q: &[f32], l: &PagedKvLayer, s: &AttnSeq, h: usize, c: usize, o: &DisjointMut<f32>) {
+            // SAFETY: forwarded contract.
+            unsafe { task_body(g, q, l, s, h, c, o) }
+        }
+        // SAFETY: the tier is supported (caller's promise); contract forwarded.
+        unsafe {
+            match isa {
+                Isa::Avx512 => return avx512(geo, q, layer, seq, kv_head, chunk, out),
+                Isa::Avx2 => return avx2(geo, q, layer, seq, kv_head, chunk, out),
+                Isa::Scalar => {}
+            }
+        }
+    }
+    let _ = isa;
+    // SAFETY: forwarded contract.
+    unsafe { task_body(geo, q, layer, seq, kv_head, chunk, out) }
+}
+
+/// Lanes of the dot-product accumulators (fixed, so every tier computes the same sums).
+const LANES: usize = 16;
+
+/// One task: query rows `chunk * rows_per_task ..` of `kv_head`'s group in `seq`.
+///
+/// # Safety
+/// As [`run_task`] (minus the ISA).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn task_body(
+    geo: &Geometry,
+    q: &[f32],
+    layer: &PagedKvLayer,
+    seq: &AttnSeq,
+    kv_head: usize,
+    chunk: usize,
+    out: &DisjointMut<f32>,
+) {
+    let hd = geo.head_dim;
+    let g = geo.group;
+    let q_stride = geo.n_heads * hd;
+    let kv_stride = geo.n_kv_heads * hd;
+    let r0 = chunk * geo.rows_per_task;
+    let r1 = (r0 + geo.rows_per_task).min(seq.n_tokens * g);
+    let nr = r1 - r0;
+    let first_pos = seq.ctx_len - seq.n_tokens;
+    // Row r of this task: token (r0 + r) / g of the sequence, head kv_head * g + (r0 + r) % g.
+    let q_off = |r: usize| {
+        let (t, gi) = ((r0 + r) / g, (r0 + r) % g);
+        (seq.token_start + t) * q_stride + (kv_head * g + gi) * hd
+    };
+    let pos_of = |r: usize| first_pos + (r0 + r) / g;
+    let n_keys = pos_of(nr - 1) + 1;
+
+    let mut acc = [0f32; TASK_ACC_VALUES]; // [nr, head_dim]
+    let mut m = [f32::NEG_INFINITY; MAX_ROWS]; // running max per row
+    let mut l = [0f32; MAX_ROWS]; // running softmax denominator per row
+    let mut scores = [0f32; KEY_TILE];
+
+    let bs = geo.block_size;
+    for (b, &block) in seq.block_table[..n_keys.div_ceil(bs)].iter().enumerate() {
+        let block_first = b * bs;
+        let mut ts = 0;
+        while ts < bs && block_first + ts < n_keys {
+            let tile_start = block_first + ts; // absolute position of the tile's first key
+            let tile_len = KEY_TILE.min(bs - ts);
+            // Cache offset of the tile's first key, for this kv head.
+            let base = ((block as usize * bs + ts) * geo.n_kv_heads + kv_head) * hd;
+            for r in 0..nr {
+                let vis = (pos_of(r) + 1).saturating_sub(tile_start).min(tile_len);
+                if vis == 0 {
+                    continue;
+                }
+                let qr = &q[q_off(r)..q_off(r) + hd];
+                let mut tile_max = f32::NEG_INFINITY;
+                for (j, s) in scores[..vis].iter_mut().enumerate() {
+                    let kr = &layer.k[base + j * kv_stride..base + j * kv_stride + hd];
+                    *s = dot(qr, kr) * geo.scale;
+                    tile_max = tile_max.max(*s);
+                }
+                let m_new = m[r].max(tile_max);
+                let alpha = (m[r] - m_new).exp();
+                let ar = &mut acc[r * hd..(r + 1) * hd];
+                if alpha != 1.0 {
+                    ar.iter_mut().for_each(|a| *a *= alpha);
+                }
+                let mut lr = l[r] * alpha;
+                for (j, &s) in scores[..vis].iter().enumerate() {
+                    let p = (s - m_new).exp();
+                    lr += p;
+                    let vr = &layer.v[base + j * kv_stride..base + j * kv_stride + hd];
+                    ar.iter_mut().zip(vr).for_each(|(a, &v)| *a += p * v);
+                }
+                l[r] = lr;
+                m[r] = m_new;
+            }
+            ts += tile_len;
+        }
+    }
+    for r in 0..nr {
+        let inv = 1.0 / l[r];
+        // SAFETY: (token, head) row r belongs to this task only (caller's promise).
+        let o = unsafe { out.part(q_off(r), hd) };
+        o.iter_mut().zip(&acc[r * hd..(r + 1) * hd]).for_each(|(o, &a)| *o = a * inv);
+    }
+}
+
+/// `Σ a[i]·b[i]` over `LANES` interleaved partial sums, then a fixed pairwise reduction.
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; LANES];
+    let mut ca = a.chunks_exact(LANES);
+    let mut cb = b.chunks_exact(LANES);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for i in 0..LANES {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let mut w = LANES;
+    while w > 1 {
+        w /= 2;
+        for i in 0..w {
+            acc[i] += acc[i + w];
+        }
+    }
+    let mut s = acc[0];
+    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+        s += x * y;
+    }
+    s
+}
