@@ -4,8 +4,10 @@
 //! activation bytes (maddubs → i16 pairs), weighted by their sub-block scale (madd → i32), and the
 //! exact i32 lane sums are scaled once by d_w·d_a. Offsets (the Q4K / Q5K mins, Q6K's -32) use the
 //! activation's `bsums`, as llama.cpp does for the mins. Activation quants must be in [-127, 127].
+//! The super-block scales are converted in integer code (`to_f32_const`): an F16C conversion of a
+//! lone f16 gets lowered to an insert into a live vector register, a false dependency.
 
-use crate::simd::x86_lanes::{f16_to_f32, hsum_f32_8};
+use crate::simd::x86_lanes::hsum_f32_8;
 use crate::{k_scales, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K};
 use std::arch::x86_64::*;
 
@@ -42,8 +44,8 @@ unsafe fn q4k_q8k_impl(w: &[BlockQ4K], a: &[BlockQ8K]) -> f32 {
     let low = _mm256_set1_epi8(0x0f);
     for (x, y) in w.iter().zip(a) {
         let (scales, mins) = k_scales::unpack(&x.scales);
-        let d = y.d * f16_to_f32(x.d);
-        let dmin = -y.d * f16_to_f32(x.dmin);
+        let d = y.d * x.d.to_f32_const();
+        let dmin = -y.d * x.dmin.to_f32_const();
         let m = bsums_times_pairs(&y.bsums, &mins);
         acc_m = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(m), acc_m);
 
@@ -71,8 +73,8 @@ unsafe fn q5k_q8k_impl(w: &[BlockQ5K], a: &[BlockQ8K]) -> f32 {
     let bit4 = _mm256_set1_epi8(0x10);
     for (x, y) in w.iter().zip(a) {
         let (scales, mins) = k_scales::unpack(&x.scales);
-        let d = y.d * f16_to_f32(x.d);
-        let dmin = -y.d * f16_to_f32(x.dmin);
+        let d = y.d * x.d.to_f32_const();
+        let dmin = -y.d * x.dmin.to_f32_const();
         let m = bsums_times_pairs(&y.bsums, &mins);
         acc_m = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(m), acc_m);
 
@@ -109,7 +111,7 @@ unsafe fn q6k_q8k_impl(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
     let low = _mm256_set1_epi8(0x0f);
     let top2 = _mm256_set1_epi8(0x30);
     for (x, y) in w.iter().zip(a) {
-        let d = y.d * f16_to_f32(x.d);
+        let d = y.d * x.d.to_f32_const();
         // SAFETY: scales is 16 bytes, bsums 32 bytes.
         let scales16 = _mm256_cvtepi8_epi16(unsafe { _mm_loadu_si128(x.scales.as_ptr().cast()) });
         // Σ_j scale_j · bsums_j: the -32 offset of every quant, applied once.

@@ -8,7 +8,7 @@
 macro_rules! legacy_kernels {
     ($module:ident, $features:literal, $mul_sum_us8:path) => {
         pub(crate) mod $module {
-            use crate::simd::x86_lanes::{bits_to_bytes_32, f16_to_f32, hsum_f32_8, nibbles_32};
+            use crate::simd::x86_lanes::{bits_to_bytes_32, f16_mul, hsum_f32_8, nibbles_32};
             use crate::{BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1};
             use std::arch::x86_64::*;
 
@@ -38,70 +38,79 @@ macro_rules! legacy_kernels {
                 _mm256_or_si256(unsafe { nibbles_32(qs) }, high)
             }
 
+            /// Σ over block pairs of `d · sums` (+ `extra`), where `block` gives a block's scale
+            /// d_w·d_a, its 8 exact i32 partial sums and any scalar extra term. Two accumulators,
+            /// so consecutive blocks do not wait on each other's FMA.
+            #[inline]
             #[target_feature(enable = $features)]
-            unsafe fn q8_0_q8_0_impl(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
-                let mut acc = _mm256_setzero_ps();
-                for (x, y) in w.iter().zip(a) {
-                    let d = _mm256_set1_ps(f16_to_f32(x.d) * f16_to_f32(y.d));
-                    // SAFETY: whole-array loads of the blocks' quants.
-                    let p = unsafe { mul_sum_i8(load32(&x.qs), load32(&y.qs)) };
-                    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+            fn fold<X, Y>(w: &[X], a: &[Y], block: impl Fn(&X, &Y) -> (f32, __m256i, f32)) -> f32 {
+                let n = w.len().min(a.len());
+                let (w, a) = (&w[..n], &a[..n]);
+                let mut acc = [_mm256_setzero_ps(); 2];
+                let mut extra = 0.0f32;
+                for (wx, ay) in w.chunks_exact(2).zip(a.chunks_exact(2)) {
+                    for (acc, (x, y)) in acc.iter_mut().zip(wx.iter().zip(ay)) {
+                        let (d, sums, e) = block(x, y);
+                        *acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sums), *acc);
+                        extra += e;
+                    }
                 }
-                hsum_f32_8(acc)
+                if n % 2 == 1 {
+                    if let (Some(x), Some(y)) = (w.last(), a.last()) {
+                        let (d, sums, e) = block(x, y);
+                        acc[0] =
+                            _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sums), acc[0]);
+                        extra += e;
+                    }
+                }
+                hsum_f32_8(_mm256_add_ps(acc[0], acc[1])) + extra
             }
 
             #[target_feature(enable = $features)]
-            unsafe fn q4_0_q8_0_impl(w: &[BlockQ4_0], a: &[BlockQ8_0]) -> f32 {
-                let mut acc = _mm256_setzero_ps();
-                for (x, y) in w.iter().zip(a) {
-                    let d = _mm256_set1_ps(f16_to_f32(x.d) * f16_to_f32(y.d));
+            fn q8_0_q8_0_impl(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
+                fold(w, a, |x, y| {
+                    // SAFETY: whole-array loads of the blocks' quants.
+                    let (qx, qy) = unsafe { (load32(&x.qs), load32(&y.qs)) };
+                    (f16_mul(x.d, y.d), mul_sum_i8(qx, qy), 0.0)
+                })
+            }
+
+            #[target_feature(enable = $features)]
+            fn q4_0_q8_0_impl(w: &[BlockQ4_0], a: &[BlockQ8_0]) -> f32 {
+                fold(w, a, |x, y| {
                     // SAFETY: whole-array loads of the blocks' quants.
                     let (qx, qy) = unsafe { (nibbles_32(&x.qs), load32(&y.qs)) };
                     let qx = _mm256_sub_epi8(qx, _mm256_set1_epi8(8));
-                    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_i8(qx, qy)), acc);
-                }
-                hsum_f32_8(acc)
+                    (f16_mul(x.d, y.d), mul_sum_i8(qx, qy), 0.0)
+                })
             }
 
             #[target_feature(enable = $features)]
-            unsafe fn q5_0_q8_0_impl(w: &[BlockQ5_0], a: &[BlockQ8_0]) -> f32 {
-                let mut acc = _mm256_setzero_ps();
-                for (x, y) in w.iter().zip(a) {
-                    let d = _mm256_set1_ps(f16_to_f32(x.d) * f16_to_f32(y.d));
+            fn q5_0_q8_0_impl(w: &[BlockQ5_0], a: &[BlockQ8_0]) -> f32 {
+                fold(w, a, |x, y| {
                     // SAFETY: whole-array loads of the blocks' quants.
                     let (qx, qy) = unsafe { (q5_bytes(&x.qh, &x.qs), load32(&y.qs)) };
                     let qx = _mm256_sub_epi8(qx, _mm256_set1_epi8(16));
-                    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_i8(qx, qy)), acc);
-                }
-                hsum_f32_8(acc)
+                    (f16_mul(x.d, y.d), mul_sum_i8(qx, qy), 0.0)
+                })
             }
 
             #[target_feature(enable = $features)]
-            unsafe fn q4_1_q8_1_impl(w: &[BlockQ4_1], a: &[BlockQ8_1]) -> f32 {
-                let mut acc = _mm256_setzero_ps();
-                let mut sum_ms = 0.0f32;
-                for (x, y) in w.iter().zip(a) {
-                    let d = _mm256_set1_ps(f16_to_f32(x.d) * f16_to_f32(y.d));
-                    sum_ms += f16_to_f32(x.m) * f16_to_f32(y.s);
+            fn q4_1_q8_1_impl(w: &[BlockQ4_1], a: &[BlockQ8_1]) -> f32 {
+                fold(w, a, |x, y| {
                     // SAFETY: whole-array loads of the blocks' quants.
                     let (qx, qy) = unsafe { (nibbles_32(&x.qs), load32(&y.qs)) };
-                    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps($mul_sum_us8(qx, qy)), acc);
-                }
-                hsum_f32_8(acc) + sum_ms
+                    (f16_mul(x.d, y.d), $mul_sum_us8(qx, qy), f16_mul(x.m, y.s))
+                })
             }
 
             #[target_feature(enable = $features)]
-            unsafe fn q5_1_q8_1_impl(w: &[BlockQ5_1], a: &[BlockQ8_1]) -> f32 {
-                let mut acc = _mm256_setzero_ps();
-                let mut sum_ms = 0.0f32;
-                for (x, y) in w.iter().zip(a) {
-                    let d = _mm256_set1_ps(f16_to_f32(x.d) * f16_to_f32(y.d));
-                    sum_ms += f16_to_f32(x.m) * f16_to_f32(y.s);
+            fn q5_1_q8_1_impl(w: &[BlockQ5_1], a: &[BlockQ8_1]) -> f32 {
+                fold(w, a, |x, y| {
                     // SAFETY: whole-array loads of the blocks' quants.
                     let (qx, qy) = unsafe { (q5_bytes(&x.qh, &x.qs), load32(&y.qs)) };
-                    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps($mul_sum_us8(qx, qy)), acc);
-                }
-                hsum_f32_8(acc) + sum_ms
+                    (f16_mul(x.d, y.d), $mul_sum_us8(qx, qy), f16_mul(x.m, y.s))
+                })
             }
 
             // Safe entry points for the kernel table. SAFETY (all): a table holding them is only
