@@ -1,11 +1,12 @@
 //! Hand-built blocks from the format descriptions (ggml-common.h), with expected values worked out
 //! by hand: field order, little-endian scales, nibble / bit positions, and a few dots.
 
-mod common;
-
-use quant::{
-    cast_blocks, dequantize_row, quantize_row_into, vec_dot, AlignedBytes, BlockQ8K, GgmlType,
-};
+use half::f16;
+use quant::{blocks_as_bytes, cast_blocks, dequantize_row, quantize_row_into, vec_dot};
+use quant::{AlignedBytes, GgmlType};
+use quant::{BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K, BlockQ8K};
+use quant::{BlockQ8_0, BlockQ8_1};
+use std::mem::offset_of;
 
 fn aligned(bytes: &[u8]) -> AlignedBytes {
     let mut b = AlignedBytes::new();
@@ -18,6 +19,74 @@ fn deq(ty: GgmlType, bytes: &[u8]) -> Vec<f32> {
     let mut out = vec![f32::NAN; ty.block_size() * bytes.len() / ty.type_size()];
     dequantize_row(ty, aligned(bytes).as_bytes(), &mut out).unwrap();
     out
+}
+
+#[test]
+fn field_offsets_follow_ggml_common_h() {
+    assert_eq!(
+        (offset_of!(BlockQ4_0, d), offset_of!(BlockQ4_0, qs)),
+        (0, 2)
+    );
+    assert_eq!(
+        (
+            offset_of!(BlockQ4_1, d),
+            offset_of!(BlockQ4_1, m),
+            offset_of!(BlockQ4_1, qs)
+        ),
+        (0, 2, 4)
+    );
+    assert_eq!(
+        (offset_of!(BlockQ5_0, qh), offset_of!(BlockQ5_0, qs)),
+        (2, 6)
+    );
+    assert_eq!(
+        (offset_of!(BlockQ5_1, qh), offset_of!(BlockQ5_1, qs)),
+        (4, 8)
+    );
+    assert_eq!(offset_of!(BlockQ8_0, qs), 2);
+    assert_eq!(
+        (offset_of!(BlockQ8_1, s), offset_of!(BlockQ8_1, qs)),
+        (2, 4)
+    );
+    assert_eq!(
+        (
+            offset_of!(BlockQ4K, dmin),
+            offset_of!(BlockQ4K, scales),
+            offset_of!(BlockQ4K, qs)
+        ),
+        (2, 4, 16)
+    );
+    assert_eq!(
+        (
+            offset_of!(BlockQ5K, scales),
+            offset_of!(BlockQ5K, qh),
+            offset_of!(BlockQ5K, qs)
+        ),
+        (4, 16, 48)
+    );
+    assert_eq!(
+        (
+            offset_of!(BlockQ6K, qh),
+            offset_of!(BlockQ6K, scales),
+            offset_of!(BlockQ6K, d)
+        ),
+        (128, 192, 208)
+    );
+    assert_eq!(
+        (offset_of!(BlockQ8K, qs), offset_of!(BlockQ8K, bsums)),
+        (4, 260)
+    );
+}
+
+#[test]
+fn struct_and_bytes_agree() {
+    let block = BlockQ4_0 {
+        d: f16::from_f32(1.0),
+        qs: std::array::from_fn(|j| j as u8 | ((15 - j as u8) << 4)),
+    };
+    assert_eq!(blocks_as_bytes(&[block]), &q4_0_block()[..]);
+    let raw = aligned(&q4_0_block());
+    assert_eq!(cast_blocks::<BlockQ4_0>(raw.as_bytes()).unwrap(), &[block]);
 }
 
 const F16_ONE: [u8; 2] = [0x00, 0x3c];

@@ -65,6 +65,25 @@ fn activation_quantizers_match_llamacpp_reference_bytes() {
     }
 }
 
+/// llama.cpp's matmuls quantize activations with the CPU backend's own Q8_0 / Q8_1 quantizers,
+/// which on x86 use 127/amax and round half to even. Away from exact ties (rows 0..5 here) they
+/// give the same bytes as the reference ones we implement; on the tie row (5) they differ.
+#[test]
+fn activation_quantizers_match_llamacpp_cpu_bytes_away_from_ties() {
+    let acts = f32s(&fixture("acts.f32"));
+    for ty in [GgmlType::Q8_0, GgmlType::Q8_1, GgmlType::Q8K] {
+        let rb = ty.row_bytes(N).unwrap();
+        let ours = quantize_rows(ty, &acts);
+        let cpu = fixture(&format!("{}.act_cpu", ty.name()));
+        let (ours, cpu) = (&ours[..5 * rb], &cpu[..5 * rb]);
+        assert_eq!(
+            first_diff(ty, ours, cpu),
+            None,
+            "{ty}: first block differing from llama.cpp's CPU quantizer"
+        );
+    }
+}
+
 #[test]
 fn weight_quantizers_match_llamacpp_reference_bytes() {
     let weights = f32s(&fixture("weights.f32"));

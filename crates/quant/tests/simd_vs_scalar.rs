@@ -159,6 +159,13 @@ fn offset_scale(ty: GgmlType, w: &[u8], a: &[u8]) -> f64 {
 }
 
 #[test]
+fn dispatch_uses_the_best_available_table() {
+    let best = Kernels::available().last().map(|k| k.level);
+    assert_eq!(Some(quant::kernels().level), best);
+    assert!(Kernels::for_level(SimdLevel::Scalar).is_some());
+}
+
+#[test]
 fn quantized_kernels_integer_parts_are_exact() {
     let mut rng = Rng::new(11);
     let scalar = Kernels::scalar();
