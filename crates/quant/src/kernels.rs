@@ -21,6 +21,11 @@ pub enum SimdLevel {
 /// Dot kernels. Quantized ones take a weight row and an activation row as blocks of equal count;
 /// float ones take weight bytes (little endian, any alignment) and f32 activations of equal count.
 /// On unequal lengths they read the shorter one.
+///
+/// Activations are expected as [`crate::quantize_row_into`] makes them: Q8 quants in [-127, 127]
+/// and Q8K `bsums` equal to the sums of their quants. The SIMD kernels rely on both (the scalar
+/// ones only use `bsums` for the Q4K / Q5K mins, like llama.cpp); other inputs are still memory
+/// safe but may give different sums.
 #[derive(Clone, Copy, Debug)]
 pub struct Kernels {
     pub level: SimdLevel,
