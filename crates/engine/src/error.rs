@@ -37,8 +37,8 @@ pub enum Error {
         scheduled_at: usize,
         computed: usize,
     },
-    #[error("the previous step was not reported back with update_from_output")]
-    StepPending,
+    #[error("the previous step (scheduling {id}) was not reported back with update_from_output")]
+    StepPending { id: RequestId },
     #[error("request {id} needed a sampled token this step and got none")]
     MissingSample { id: RequestId },
     #[error("KV bookkeeping: {0}")]

@@ -21,8 +21,6 @@ impl Scheduler {
             .get(..req.tokens.len().saturating_sub(1))
             .unwrap_or(&[]);
         let hit = self.tree.match_prefix(lookup);
-        self.stats.prefix_query_tokens += lookup.len() as u64;
-        self.stats.prefix_hit_tokens += hit.n_tokens as u64;
         req.block_table.extend_shared(&mut self.pool, &hit.blocks)?;
         self.tree.pin(hit.node)?;
         req.pinned = Some(hit.node);

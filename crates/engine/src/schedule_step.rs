@@ -26,13 +26,18 @@ enum Reserved {
 }
 
 impl Scheduler {
-    /// Picks the work of one step. Each non-empty output must be reported back with
+    /// Picks the work of one step. Each output must be reported back with
     /// `update_from_output` before the next `schedule` (`Error::StepPending` otherwise): its
-    /// copy-on-write swaps and allocations are already done. Errors other than `StepPending`
-    /// are bookkeeping bugs; the scheduler's state is then unspecified.
+    /// copy-on-write swaps and allocations are already done, so an output that was not run
+    /// cannot simply be scheduled again; when the runner fails, abort its requests instead.
+    /// Errors other than `StepPending` are bookkeeping bugs; the state is then unspecified.
     pub fn schedule(&mut self) -> Result<SchedulerOutput, Error> {
-        if self.step_pending {
-            return Err(Error::StepPending);
+        if let Some(&id) = self.running.iter().find(|id| {
+            self.requests
+                .get(id)
+                .is_some_and(|r| r.num_scheduled_tokens > 0)
+        }) {
+            return Err(Error::StepPending { id });
         }
         let mut budget = self.cfg.max_batched_tokens;
         let mut decisions = Vec::new();
@@ -83,7 +88,6 @@ impl Scheduler {
             out.scheduled.push(self.materialize(d.id, d.n_tokens)?);
             out.copies.extend(d.copy);
         }
-        self.step_pending = !out.scheduled.is_empty();
         Ok(out)
     }
 

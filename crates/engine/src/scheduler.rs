@@ -37,8 +37,6 @@ pub struct Scheduler {
     pub(crate) stats: SchedulerStats,
     /// An empty table of the configured block size, cloned for each new request.
     empty_table: BlockTable,
-    /// A non-empty output was scheduled and not yet reported back.
-    pub(crate) step_pending: bool,
 }
 
 impl Scheduler {
@@ -59,7 +57,6 @@ impl Scheduler {
             next_id: 0,
             next_arrival: 0,
             stats: SchedulerStats::default(),
-            step_pending: false,
         })
     }
 
@@ -177,7 +174,6 @@ impl Scheduler {
                 });
             }
         }
-        self.step_pending = false;
         Ok(events)
     }
 
