@@ -179,7 +179,8 @@ impl Scheduler {
             let n_tokens = req.num_tokens().saturating_sub(matched).min(*budget);
             let needed = req.block_table.blocks_needed(matched + n_tokens);
             let free = self.pool.num_free();
-            if free < needed {
+            // Evict only when that makes it fit: a request that waits anyway keeps the cache.
+            if free < needed && free + self.tree.num_evictable(&self.pool) >= needed {
                 self.tree.evict(&mut self.pool, needed - free)?;
             }
             if self.pool.num_free() < needed {

@@ -520,3 +520,26 @@ fn everything_finished_and_evicted_leaves_the_pool_whole() {
     assert_eq!(h.sched.pool().num_free(), h.sched.pool().num_total());
     h.sched.audit().unwrap();
 }
+
+#[test]
+fn a_request_that_cannot_fit_does_not_evict_the_cache() {
+    let mut cfg = config(64, 2, 8);
+    cfg.max_model_len = 16;
+    let mut h = Harness::new(cfg);
+    let pa = tokens(120, 6);
+    let a = h.add_with_stop(&pa, 1, 0, vec![]);
+    h.step(); // A: 3 full blocks computed and cached, then finished
+    assert!(h.done.contains_key(&a));
+    let b = h.add_with_stop(&tokens(121, 8), 8, 0, vec![]);
+    h.step(); // B holds 4 blocks; 1 free
+    let c = h.add_with_stop(&tokens(122, 10), 1, 0, vec![]);
+    let out = h.step(); // B's decode takes the last free block; C needs 5, only 3 evictable
+    assert_eq!(ranges(&out), vec![(b, 8..9, true)]);
+    assert_eq!(
+        h.sched.prefix_cache().match_len(&pa),
+        6,
+        "A's cached prompt survives"
+    );
+    h.run_to_completion(50);
+    assert!(h.done.contains_key(&c));
+}
