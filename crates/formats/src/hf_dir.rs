@@ -10,16 +10,18 @@ use tensor::Tensor;
 
 use crate::{Error, ModelConfig, SafetensorsFile};
 
+/// An opened model directory. `open` reads `config.json` into a `ModelConfig`, so a directory of an
+/// unsupported architecture (or with a malformed config) fails to open, naming `config.json`.
 #[derive(Debug)]
 pub struct HfModelDir {
-    pub dir: PathBuf,
-    /// The parsed `config.json`.
-    pub config_json: Value,
+    dir: PathBuf,
+    config_json: Value,
+    config: ModelConfig,
     /// The weight files, in the order they were opened.
-    pub files: Vec<SafetensorsFile>,
-    pub tokenizer_json: Option<PathBuf>,
-    pub tokenizer_config_json: Option<PathBuf>,
-    pub generation_config_json: Option<PathBuf>,
+    files: Vec<SafetensorsFile>,
+    tokenizer_json: Option<PathBuf>,
+    tokenizer_config_json: Option<PathBuf>,
+    generation_config_json: Option<PathBuf>,
     /// Tensor name → index into `files`.
     index: HashMap<String, usize>,
 }
@@ -54,7 +56,10 @@ fn shard_path(dir: &Path, index_path: &Path, name: &str) -> Result<PathBuf, Erro
 impl HfModelDir {
     pub fn open(dir: impl AsRef<Path>) -> Result<HfModelDir, Error> {
         let dir = dir.as_ref().to_path_buf();
-        let config_json = read_json(&dir.join("config.json"))?;
+        let config_path = dir.join("config.json");
+        let config_json = read_json(&config_path)?;
+        let config =
+            ModelConfig::from_hf_json(&config_json).map_err(|e| e.in_file(&config_path))?;
 
         let index_path = dir.join("model.safetensors.index.json");
         let single_path = dir.join("model.safetensors");
@@ -87,15 +92,41 @@ impl HfModelDir {
             generation_config_json: existing(dir.join("generation_config.json")),
             dir,
             config_json,
+            config,
             files,
             index,
         })
     }
 
-    /// `ModelConfig::from_hf_json` of `config.json`, errors naming the file.
-    pub fn model_config(&self) -> Result<ModelConfig, Error> {
-        ModelConfig::from_hf_json(&self.config_json)
-            .map_err(|e| e.in_file(self.dir.join("config.json")))
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The model's hyper-parameters, from `config.json`.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// `config.json` as parsed JSON (for keys `ModelConfig` does not carry).
+    pub fn config_json(&self) -> &Value {
+        &self.config_json
+    }
+
+    /// The weight files, in the order they were opened.
+    pub fn files(&self) -> &[SafetensorsFile] {
+        &self.files
+    }
+
+    pub fn tokenizer_json_path(&self) -> Option<&Path> {
+        self.tokenizer_json.as_deref()
+    }
+
+    pub fn tokenizer_config_path(&self) -> Option<&Path> {
+        self.tokenizer_config_json.as_deref()
+    }
+
+    pub fn generation_config_path(&self) -> Option<&Path> {
+        self.generation_config_json.as_deref()
     }
 
     /// The parsed `generation_config.json`, if present.

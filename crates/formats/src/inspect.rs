@@ -227,12 +227,12 @@ fn short_json(v: &Value) -> String {
 
 pub fn render_hf(d: &HfModelDir) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "* Hugging Face model dir: {}", d.dir.display());
-    config_line(&mut out, d.model_config());
+    let _ = writeln!(out, "* Hugging Face model dir: {}", d.dir().display());
+    config_line(&mut out, Ok(d.config().clone()));
     for (label, p) in [
-        ("tokenizer.json", &d.tokenizer_json),
-        ("tokenizer_config.json", &d.tokenizer_config_json),
-        ("generation_config.json", &d.generation_config_json),
+        ("tokenizer.json", d.tokenizer_json_path()),
+        ("tokenizer_config.json", d.tokenizer_config_path()),
+        ("generation_config.json", d.generation_config_path()),
     ] {
         let _ = writeln!(
             out,
@@ -240,7 +240,7 @@ pub fn render_hf(d: &HfModelDir) -> String {
             if p.is_some() { "present" } else { "absent" }
         );
     }
-    if let Value::Object(map) = &d.config_json {
+    if let Value::Object(map) = d.config_json() {
         let _ = writeln!(out, "* config.json ({} keys):", map.len());
         let rows: Vec<Vec<String>> = map
             .iter()
@@ -248,8 +248,8 @@ pub fn render_hf(d: &HfModelDir) -> String {
             .collect();
         table(&mut out, &["key", "value"], &rows);
     }
-    let _ = writeln!(out, "* {} safetensors file(s):", d.files.len());
-    for f in &d.files {
+    let _ = writeln!(out, "* {} safetensors file(s):", d.files().len());
+    for f in d.files() {
         let meta: Vec<String> = f.metadata.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let _ = writeln!(
             out,
@@ -261,7 +261,7 @@ pub fn render_hf(d: &HfModelDir) -> String {
             meta.join(" ")
         );
     }
-    let files: Vec<&SafetensorsFile> = d.files.iter().collect();
+    let files: Vec<&SafetensorsFile> = d.files().iter().collect();
     render_safetensors_tensors(&mut out, &files);
     out
 }

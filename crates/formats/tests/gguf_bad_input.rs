@@ -62,25 +62,21 @@ fn sample_parses_with_every_value_type() {
         g.get("t.bools"),
         Some(&GgufValue::Array(GgufArray::Bool(vec![false, true])))
     );
-    // Typed getters convert across integer / float widths and name the key on a mismatch.
-    assert_eq!(g.get_u64("t.u8").unwrap(), 200);
-    assert_eq!(g.get_u64("t.u64").unwrap(), u64::MAX);
-    assert!(g
-        .get_u64("t.i8")
-        .unwrap_err()
-        .to_string()
-        .contains("'t.i8'"));
-    assert_eq!(g.get_f32("t.f64").unwrap(), -2.25);
-    assert!(g
-        .get_str("t.f32")
-        .unwrap_err()
-        .to_string()
-        .contains("'t.f32' has type f32, expected string"));
-    assert!(g
-        .get_str("nope")
-        .unwrap_err()
-        .to_string()
-        .contains("'nope' not found"));
+    // Typed getters convert across integer / float widths; `require_*` name the key on a mismatch.
+    assert_eq!(g.get_u64("t.u8"), Some(200));
+    assert_eq!(g.get_u64("t.u64"), Some(u64::MAX));
+    assert_eq!(g.get_u64("t.i8"), None, "negative");
+    assert_eq!(g.get_u32("t.u64"), None, "out of range");
+    assert_eq!(g.get_f32("t.f64"), Some(-2.25));
+    assert_eq!(g.get_str("general.name"), Some("sample"));
+    assert_eq!(g.get_str("t.f32"), None);
+    assert_eq!(g.get_bool("t.bool"), Some(true));
+    let e = |r: Result<(), Error>| r.unwrap_err().to_string();
+    assert!(e(g.require_u64("t.i8").map(drop)).contains("'t.i8'"));
+    assert!(e(g.require_str("t.f32").map(drop)).contains("'t.f32' has type f32, expected string"));
+    assert!(e(g.require_str("nope").map(drop)).contains("'nope' not found"));
+    assert!(e(g.get_i32_array("t.u8").map(drop)).contains("'t.u8'"));
+    assert!(g.opt_f32("t.u8").is_err(), "present with the wrong type");
     assert_eq!(
         g.get_str_array("tokenizer.ggml.tokens").unwrap(),
         ["a", "b", "ab", "<s>"]

@@ -33,9 +33,9 @@ fn check_tiny_qwen3(file: &str, expected_size: u64, weight_type: GgmlType) {
         expected_size,
         "file size from the fixtures README"
     );
-    assert_eq!(g.get_str("general.architecture").unwrap(), "qwen3");
-    assert_eq!(g.get_str("tokenizer.ggml.model").unwrap(), "gpt2");
-    assert_eq!(g.get_str("tokenizer.ggml.pre").unwrap(), "qwen2");
+    assert_eq!(g.require_str("general.architecture").unwrap(), "qwen3");
+    assert_eq!(g.require_str("tokenizer.ggml.model").unwrap(), "gpt2");
+    assert_eq!(g.require_str("tokenizer.ggml.pre").unwrap(), "qwen2");
     let tokens = g.get_str_array("tokenizer.ggml.tokens").unwrap();
     assert_eq!(tokens.len(), 151936);
     assert!(
@@ -50,19 +50,25 @@ fn check_tiny_qwen3(file: &str, expected_size: u64, weight_type: GgmlType) {
         g.get_i32_array("tokenizer.ggml.token_type").unwrap().len(),
         151936
     );
-    assert_eq!(g.get_u64("tokenizer.ggml.bos_token_id").unwrap(), 151643);
-    assert_eq!(g.get_u64("tokenizer.ggml.eos_token_id").unwrap(), 151645);
     assert_eq!(
-        g.get_u64("tokenizer.ggml.padding_token_id").unwrap(),
+        g.require_u64("tokenizer.ggml.bos_token_id").unwrap(),
         151643
     );
-    assert!(!g.get_bool("tokenizer.ggml.add_bos_token").unwrap());
+    assert_eq!(
+        g.require_u64("tokenizer.ggml.eos_token_id").unwrap(),
+        151645
+    );
+    assert_eq!(
+        g.require_u64("tokenizer.ggml.padding_token_id").unwrap(),
+        151643
+    );
+    assert!(!g.require_bool("tokenizer.ggml.add_bos_token").unwrap());
     assert!(g
         .get_str("tokenizer.chat_template")
         .unwrap()
         .contains("<|im_start|>"));
-    assert_eq!(g.get_u64("qwen3.attention.key_length").unwrap(), 32);
-    assert_eq!(g.get_u64("qwen3.attention.value_length").unwrap(), 32);
+    assert_eq!(g.require_u64("qwen3.attention.key_length").unwrap(), 32);
+    assert_eq!(g.require_u64("qwen3.attention.value_length").unwrap(), 32);
     assert_eq!(g.alignment, 32);
     assert_eq!(g.data_offset % 32, 0);
 
@@ -185,7 +191,7 @@ fn smollm2_llama_q4_1() {
 fn gemma3_opens_but_is_not_a_supported_model() {
     let g = GgufFile::open(common::model_file(common::GEMMA3_Q4_K_M)).unwrap();
     assert_eq!(g.file_size(), 253_113_024);
-    assert_eq!(g.get_str("general.architecture").unwrap(), "gemma3");
+    assert_eq!(g.require_str("general.architecture").unwrap(), "gemma3");
     let e = ModelConfig::from_gguf(&g).unwrap_err();
     assert!(
         matches!(&e, Error::UnsupportedArchitecture(a) if a == "gemma3"),
@@ -199,8 +205,8 @@ fn gemma3_opens_but_is_not_a_supported_model() {
         );
     }
     // 18 layers, head dim 256, vocab 262144 (models.md).
-    assert_eq!(g.get_u64("gemma3.block_count").unwrap(), 18);
-    assert_eq!(g.get_u64("gemma3.attention.key_length").unwrap(), 256);
+    assert_eq!(g.require_u64("gemma3.block_count").unwrap(), 18);
+    assert_eq!(g.require_u64("gemma3.attention.key_length").unwrap(), 256);
     assert_eq!(g.array_len("tokenizer.ggml.tokens").unwrap(), 262144);
     let text = formats::inspect::render_gguf(&g);
     assert!(text.contains("unsupported architecture 'gemma3'"), "{text}");

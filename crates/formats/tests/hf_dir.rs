@@ -18,9 +18,10 @@ fn fixture_dir() -> std::path::PathBuf {
 fn fixture_dir_opens() {
     let d = HfModelDir::open(fixture_dir()).unwrap();
     assert_eq!(d.kind(), SourceKind::HuggingFace);
-    assert_eq!(d.files.len(), 1);
-    assert!(d.tokenizer_config_json.is_some());
-    assert!(d.generation_config_json.is_some());
+    assert_eq!(d.files().len(), 1);
+    assert_eq!(d.dir(), fixture_dir());
+    assert!(d.tokenizer_config_path().is_some());
+    assert!(d.generation_config_path().is_some());
     let gen = d.generation_config().unwrap().unwrap();
     assert!(gen.get("eos_token_id").is_some());
 
@@ -44,7 +45,7 @@ fn fixture_dir_opens() {
         )
     );
 
-    let cfg = d.model_config().unwrap();
+    let cfg = d.config();
     assert_eq!((cfg.hidden_size, cfg.head_dim, cfg.n_layers), (64, 32, 2));
 
     let text = formats::inspect::render_hf(&d);
@@ -65,7 +66,7 @@ fn fixture_dir_opens() {
 #[test]
 fn models_dir_copy_has_the_tokenizer() {
     let d = HfModelDir::open(common::model_file("qwen3-tiny")).unwrap();
-    assert!(d.tokenizer_json.as_deref().is_some_and(Path::is_file));
+    assert!(d.tokenizer_json_path().is_some_and(Path::is_file));
 }
 
 /// Writes config.json plus the fixture's tensors split over two shards (optionally with an index).
@@ -108,8 +109,8 @@ fn sharded_dir_gives_the_same_tensors() {
         let dir = common::temp_dir(&format!("sharded-{with_index}"));
         let names = write_sharded(&dir, with_index);
         let d = HfModelDir::open(&dir).unwrap();
-        assert_eq!(d.files.len(), 2);
-        assert!(d.tokenizer_json.is_none() && d.generation_config_json.is_none());
+        assert_eq!(d.files().len(), 2);
+        assert!(d.tokenizer_json_path().is_none() && d.generation_config_path().is_none());
         let mut sorted = names.clone();
         sorted.sort();
         assert_eq!(d.tensor_names(), sorted);
@@ -203,20 +204,20 @@ fn broken_dirs_name_the_problem() {
 }
 
 #[test]
-fn model_config_of_dir_names_the_file() {
+fn unsupported_config_fails_open_naming_the_file() {
     let dir = common::temp_dir("badcfg");
     write_sharded(&dir, true);
     let mut cfg: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
     cfg["model_type"] = json!("gemma3");
     std::fs::write(dir.join("config.json"), cfg.to_string()).unwrap();
-    let d = HfModelDir::open(&dir).unwrap();
-    let e = d.model_config().unwrap_err();
+    let e = HfModelDir::open(&dir).unwrap_err();
     assert!(
         matches!(e.root(), formats::Error::UnsupportedArchitecture(a) if a == "gemma3"),
         "{e}"
     );
-    assert!(e.to_string().contains("config.json"));
+    let cfg_path = dir.join("config.json").display().to_string();
+    assert!(e.to_string().contains(&cfg_path), "{e}");
     assert!(ModelConfig::from_hf_json(&cfg).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }

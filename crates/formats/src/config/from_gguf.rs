@@ -4,7 +4,7 @@ use super::{default_head_dim, Architecture, ModelConfig};
 use crate::{Error, GgufFile};
 
 fn usize_of(g: &GgufFile, key: &str) -> Result<usize, Error> {
-    let v = g.get_u64(key)?;
+    let v = g.require_u64(key)?;
     usize::try_from(v).map_err(|_| Error::Config(format!("'{key}' = {v} is out of range")))
 }
 
@@ -16,7 +16,7 @@ impl ModelConfig {
     /// Reads the hyper-parameters of a qwen3 or llama GGUF. Other architectures (the file itself may
     /// open fine) give `Error::UnsupportedArchitecture`.
     pub fn from_gguf(g: &GgufFile) -> Result<ModelConfig, Error> {
-        let arch_name = g.get_str("general.architecture")?;
+        let arch_name = g.require_str("general.architecture")?;
         let arch = Architecture::from_name(arch_name)?;
         let k = |suffix: &str| format!("{arch_name}.{suffix}");
 
@@ -49,7 +49,7 @@ impl ModelConfig {
             n_kv_heads: opt_usize_of(g, &k("attention.head_count_kv"))?.unwrap_or(n_heads),
             head_dim,
             rope_theta: g.opt_f32(&k("rope.freq_base"))?.unwrap_or(10000.0),
-            rms_norm_eps: g.get_f32(&k("attention.layer_norm_rms_epsilon"))?,
+            rms_norm_eps: g.require_f32(&k("attention.layer_norm_rms_epsilon"))?,
             max_position_embeddings: usize_of(g, &k("context_length"))?,
             tie_word_embeddings: g.tensor_info("output.weight").is_none(),
             bos_token_id: g.opt_u32("tokenizer.ggml.bos_token_id")?,
