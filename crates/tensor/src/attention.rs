@@ -10,6 +10,7 @@
 use crate::cpu::Isa;
 use crate::disjoint::DisjointMut;
 use crate::paged_kv::{KvLayout, PagedKvLayer};
+use crate::simd::{Lanes, Portable};
 use crate::{Error, ThreadPool};
 
 /// One sequence of a batch: its new tokens are rows `token_start..token_start + n_tokens` of `q` and
@@ -196,8 +197,7 @@ fn validate(
     Ok(Geometry { n_heads, head_dim: hd, group: n_heads / nkv, n_kv_heads: nkv, block_size: bs, rows_per_task, scale })
 }
 
-/// Dispatches [`task_body`] on the instruction set (the body is written with lane arrays that the
-/// compiler vectorises; the arithmetic is the same on every tier).
+/// Dispatches [`task_body`] on the instruction set.
 ///
 /// # Safety
 /// `isa` is supported by this CPU; the inputs passed `validate`; no other task writes this task's
@@ -215,15 +215,16 @@ unsafe fn run_task(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+        use crate::simd::x86::{Avx2, Avx512};
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
         unsafe fn avx512(g: &Geometry, q: &[f32], l: &PagedKvLayer, s: &AttnSeq, h: usize, c: usize, o: &DisjointMut<f32>) {
             // SAFETY: forwarded contract.
-            unsafe { task_body(g, q, l, s, h, c, o) }
+            unsafe { task_body::<Avx512>(g, q, l, s, h, c, o) }
         }
-        #[target_feature(enable = "avx2,fma")]
+        #[target_feature(enable = "avx2,fma,f16c")]
         unsafe fn avx2(g: &Geometry, q: &[f32], l: &PagedKvLayer, s: &AttnSeq, h: usize, c: usize, o: &DisjointMut<f32>) {
             // SAFETY: forwarded contract.
-            unsafe { task_body(g, q, l, s, h, c, o) }
+            unsafe { task_body::<Avx2>(g, q, l, s, h, c, o) }
         }
         // SAFETY: the tier is supported (caller's promise); contract forwarded.
         unsafe {
@@ -236,19 +237,20 @@ unsafe fn run_task(
     }
     let _ = isa;
     // SAFETY: forwarded contract.
-    unsafe { task_body(geo, q, layer, seq, kv_head, chunk, out) }
+    unsafe { task_body::<Portable>(geo, q, layer, seq, kv_head, chunk, out) }
 }
 
-/// Lanes of the dot-product accumulators (fixed, so every tier computes the same sums).
-const LANES: usize = 16;
-
 /// One task: query rows `chunk * rows_per_task ..` of `kv_head`'s group in `seq`.
+///
+/// Per row and key tile: scores `s_j = scale · q·k_j` (one vector accumulator per dot, keys four at
+/// a time), `m' = max(m, max_j s_j)`, `α = e^(m − m')`, `p_j = e^(s_j − m')`, `l ← l·α + Σ p_j`,
+/// `acc ← acc·α + Σ_j p_j·v_j` (in key order), and at the end `out = acc / l`.
 ///
 /// # Safety
 /// As [`run_task`] (minus the ISA).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn task_body(
+unsafe fn task_body<S: Lanes>(
     geo: &Geometry,
     q: &[f32],
     layer: &PagedKvLayer,
@@ -278,6 +280,7 @@ unsafe fn task_body(
     let mut l = [0f32; MAX_ROWS]; // running softmax denominator per row
     let mut scores = [0f32; KEY_TILE];
 
+    let (kp, vp, qp) = (layer.k.as_ptr(), layer.v.as_ptr(), q.as_ptr());
     let bs = geo.block_size;
     for (b, &block) in seq.block_table[..n_keys.div_ceil(bs)].iter().enumerate() {
         let block_first = b * bs;
@@ -292,28 +295,32 @@ unsafe fn task_body(
                 if vis == 0 {
                     continue;
                 }
-                let qr = &q[q_off(r)..q_off(r) + hd];
-                let mut tile_max = f32::NEG_INFINITY;
-                for (j, s) in scores[..vis].iter_mut().enumerate() {
-                    let kr = &layer.k[base + j * kv_stride..base + j * kv_stride + hd];
-                    *s = dot(qr, kr) * geo.scale;
-                    tile_max = tile_max.max(*s);
+                // SAFETY: validated shapes: q row r and keys base + j·kv_stride (j < vis) are in
+                // bounds (block id < num_blocks, ts + vis <= block_size).
+                unsafe {
+                    let qr = qp.add(q_off(r));
+                    let mut j = 0;
+                    while j + 4 <= vis {
+                        dots::<S, 4>(qr, kp.add(base + j * kv_stride), kv_stride, hd, geo.scale, &mut scores[j..j + 4]);
+                        j += 4;
+                    }
+                    while j < vis {
+                        dots::<S, 1>(qr, kp.add(base + j * kv_stride), kv_stride, hd, geo.scale, &mut scores[j..j + 1]);
+                        j += 1;
+                    }
                 }
+                let tile_max = scores[..vis].iter().fold(f32::NEG_INFINITY, |a, &s| a.max(s));
                 let m_new = m[r].max(tile_max);
                 let alpha = (m[r] - m_new).exp();
-                let ar = &mut acc[r * hd..(r + 1) * hd];
-                if alpha != 1.0 {
-                    ar.iter_mut().for_each(|a| *a *= alpha);
-                }
                 let mut lr = l[r] * alpha;
-                for (j, &s) in scores[..vis].iter().enumerate() {
-                    let p = (s - m_new).exp();
-                    lr += p;
-                    let vr = &layer.v[base + j * kv_stride..base + j * kv_stride + hd];
-                    ar.iter_mut().zip(vr).for_each(|(a, &v)| *a += p * v);
+                for s in scores[..vis].iter_mut() {
+                    *s = (*s - m_new).exp();
+                    lr += *s;
                 }
                 l[r] = lr;
                 m[r] = m_new;
+                // SAFETY: acc row r is inside `acc` (nr·hd <= TASK_ACC_VALUES); values as keys above.
+                unsafe { accumulate_v::<S>(acc.as_mut_ptr().add(r * hd), alpha, &scores[..vis], vp.add(base), kv_stride, hd) };
             }
             ts += tile_len;
         }
@@ -322,31 +329,85 @@ unsafe fn task_body(
         let inv = 1.0 / l[r];
         // SAFETY: (token, head) row r belongs to this task only (caller's promise).
         let o = unsafe { out.part(q_off(r), hd) };
-        o.iter_mut().zip(&acc[r * hd..(r + 1) * hd]).for_each(|(o, &a)| *o = a * inv);
+        for (o, &a) in o.iter_mut().zip(&acc[r * hd..(r + 1) * hd]) {
+            *o = a * inv;
+        }
     }
 }
 
-/// `Σ a[i]·b[i]` over `LANES` interleaved partial sums, then a fixed pairwise reduction.
+/// `out[j] = scale · Σ_d q[d]·k_j[d]` for J keys at `k + j·stride`: one vector accumulator per key
+/// over the head in order, a fixed horizontal sum, then the `hd % N` tail in order (so a key's
+/// score does not depend on J).
+///
+/// # Safety
+/// `q` has `hd` readable f32; each key `k + j·stride` has `hd`; `out.len() >= J`.
 #[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; LANES];
-    let mut ca = a.chunks_exact(LANES);
-    let mut cb = b.chunks_exact(LANES);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        for i in 0..LANES {
-            acc[i] += x[i] * y[i];
+unsafe fn dots<S: Lanes, const J: usize>(q: *const f32, k: *const f32, stride: usize, hd: usize, scale: f32, out: &mut [f32]) {
+    // SAFETY: offsets stay inside the rows the caller promised.
+    unsafe {
+        let hd_vec = hd / S::N * S::N;
+        let mut acc = [S::zero(); J];
+        let mut d = 0;
+        while d < hd_vec {
+            let qv = S::load_x(q.add(d));
+            for (jj, a) in acc.iter_mut().enumerate() {
+                *a = S::mul_add(qv, S::load_x(k.add(jj * stride + d)), *a);
+            }
+            d += S::N;
+        }
+        for (jj, (a, o)) in acc.iter().zip(out.iter_mut()).enumerate() {
+            let mut s = S::hsum(*a);
+            for t in hd_vec..hd {
+                s += *q.add(t) * *k.add(jj * stride + t);
+            }
+            *o = s * scale;
         }
     }
-    let mut w = LANES;
-    while w > 1 {
-        w /= 2;
-        for i in 0..w {
-            acc[i] += acc[i + w];
+}
+
+/// `acc ← acc·α (skipped when α = 1) + Σ_j p[j]·v_j` over the keys in order, for every element of the
+/// head; the same operations per element whatever its position in the vector blocks.
+///
+/// # Safety
+/// `acc` has `hd` writable f32; each value row `v + j·stride` (j < p.len()) has `hd` readable.
+#[inline(always)]
+unsafe fn accumulate_v<S: Lanes>(acc: *mut f32, alpha: f32, p: &[f32], v: *const f32, stride: usize, hd: usize) {
+    const BLOCK: usize = 4;
+    // SAFETY: offsets stay inside the rows the caller promised.
+    unsafe {
+        let hd_vec = hd / S::N * S::N;
+        let av = S::splat(alpha);
+        let mut d = 0;
+        while d < hd_vec {
+            let nv = ((hd_vec - d) / S::N).min(BLOCK);
+            let mut a = [S::zero(); BLOCK];
+            for (c, x) in a.iter_mut().enumerate().take(nv) {
+                *x = S::load_x(acc.add(d + c * S::N));
+                if alpha != 1.0 {
+                    *x = S::mul(*x, av);
+                }
+            }
+            for (j, &pj) in p.iter().enumerate() {
+                let pv = S::splat(pj);
+                let vr = v.add(j * stride + d);
+                for (c, x) in a.iter_mut().enumerate().take(nv) {
+                    *x = S::mul_add(pv, S::load_x(vr.add(c * S::N)), *x);
+                }
+            }
+            for (c, x) in a.iter().enumerate().take(nv) {
+                S::store(acc.add(d + c * S::N), *x);
+            }
+            d += nv * S::N;
+        }
+        for t in hd_vec..hd {
+            let mut x = *acc.add(t);
+            if alpha != 1.0 {
+                x *= alpha;
+            }
+            for (j, &pj) in p.iter().enumerate() {
+                x += pj * *v.add(j * stride + t);
+            }
+            *acc.add(t) = x;
         }
     }
-    let mut s = acc[0];
-    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
-        s += x * y;
-    }
-    s
 }

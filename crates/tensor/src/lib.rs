@@ -7,6 +7,7 @@ mod disjoint;
 mod error;
 pub mod ops;
 mod paged_kv;
+mod simd;
 mod storage;
 mod tensor;
 mod thread_pool;
