@@ -31,6 +31,9 @@ const TASKS_PER_THREAD: usize = 4;
 pub struct MatmulScratch {
     /// `[n, row_bytes(vec_dot_type, k)]` quantized activation rows.
     pub(crate) act: quant::AlignedBytes,
+    /// An aligned copy of a misaligned quantized weight (hand-built storage only; GGUF data is
+    /// aligned), refilled on every call that needs it.
+    pub(crate) misaligned_weight: quant::AlignedBytes,
 }
 
 impl MatmulScratch {
@@ -109,7 +112,7 @@ pub fn matmul_with_isa(
         GgmlType::F32 => float_matmul::<F32W>(isa, pool, plan, x, n, k, w.bytes(), out, m),
         GgmlType::F16 => float_matmul::<F16W>(isa, pool, plan, x, n, k, w.bytes(), out, m),
         GgmlType::BF16 => float_matmul::<Bf16W>(isa, pool, plan, x, n, k, w.bytes(), out, m),
-        _ => return matmul_quant::quant_matmul(pool, plan, x, n, k, w, out, m, scratch),
+        wt => return matmul_quant::quant_matmul(pool, plan, x, n, k, wt, w.bytes(), out, m, scratch),
     }
     Ok(())
 }
