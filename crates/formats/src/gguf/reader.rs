@@ -13,6 +13,7 @@ use crate::Error;
 
 pub(crate) const GGUF_MAGIC: &[u8; 4] = b"GGUF";
 pub(crate) const DEFAULT_ALIGNMENT: u64 = 32;
+const ALIGNMENT_KEY: &str = "general.alignment";
 /// ggml's GGML_MAX_DIMS.
 pub(crate) const MAX_DIMS: u32 = 4;
 /// Nesting limit for arrays of arrays (real files use at most one level).
@@ -56,8 +57,7 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Header, Error> {
     let n_tensors = cur.u64("tensor count")?;
     let n_kv = cur.u64("metadata kv count")?;
 
-    let metadata = read_metadata(&mut cur, n_kv)?;
-    let alignment = alignment_of(&metadata)?;
+    let (metadata, alignment) = read_metadata(&mut cur, n_kv)?;
     let mut tensors = read_tensor_infos(&mut cur, n_tensors)?;
 
     let header_end = cur.pos() as u64;
@@ -76,10 +76,15 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Header, Error> {
     })
 }
 
-fn read_metadata(cur: &mut Cursor<'_>, n_kv: u64) -> Result<Vec<(String, GgufValue)>, Error> {
+/// Reads the key/value pairs and returns them with the file's alignment (validated where read).
+fn read_metadata(
+    cur: &mut Cursor<'_>,
+    n_kv: u64,
+) -> Result<(Vec<(String, GgufValue)>, u64), Error> {
     let n = cur.check_count(n_kv, MIN_KV_BYTES, "metadata kv count")?;
     let mut metadata = Vec::with_capacity(n);
     let mut seen = HashSet::with_capacity(n);
+    let mut alignment = DEFAULT_ALIGNMENT;
     for i in 0..n {
         let key = cur
             .string("metadata key")
@@ -92,10 +97,14 @@ fn read_metadata(cur: &mut Cursor<'_>, n_kv: u64) -> Result<Vec<(String, GgufVal
             }));
         }
         let ty = read_value_type(cur, "value type").map_err(ctx)?;
+        let value_at = cur.pos() as u64;
         let value = read_value(cur, ty, 0).map_err(ctx)?;
+        if key == ALIGNMENT_KEY {
+            alignment = check_alignment(&value, value_at).map_err(ctx)?;
+        }
         metadata.push((key.to_string(), value));
     }
-    Ok(metadata)
+    Ok((metadata, alignment))
 }
 
 fn read_value_type(cur: &mut Cursor<'_>, what: &str) -> Result<GgufValueType, Error> {
@@ -199,17 +208,12 @@ fn read_array(cur: &mut Cursor<'_>, depth: usize) -> Result<GgufArray, Error> {
     })
 }
 
-/// `general.alignment`: any non-negative integer type, a nonzero power of two; 32 when absent.
-fn alignment_of(metadata: &[(String, GgufValue)]) -> Result<u64, Error> {
-    let Some((_, v)) = metadata.iter().find(|(k, _)| k == "general.alignment") else {
-        return Ok(DEFAULT_ALIGNMENT);
-    };
-    let bad = |msg: String| {
-        Error::InvalidGguf { offset: 0, msg }.context("metadata key 'general.alignment'")
-    };
+/// `general.alignment`: any non-negative integer type holding a nonzero power of two.
+fn check_alignment(v: &GgufValue, offset: u64) -> Result<u64, Error> {
+    let bad = |msg: String| Error::InvalidGguf { offset, msg };
     let a = v.as_u64().ok_or_else(|| {
         bad(format!(
-            "has type {} and value {v}, expected an unsigned integer",
+            "alignment has type {} and value {v}, expected an unsigned integer",
             v.type_name()
         ))
     })?;
@@ -318,17 +322,19 @@ fn place_tensors(
 ) -> Result<(), Error> {
     for t in tensors.iter_mut() {
         let rel = t.offset;
+        // Offsets in messages are absolute (data section start + the stored relative offset).
+        let abs = data_offset.saturating_add(rel);
         let err = |msg: String| {
-            Error::InvalidGguf { offset: rel, msg }.context(format!("tensor '{}'", t.name))
+            Error::InvalidGguf { offset: abs, msg }.context(format!("tensor '{}'", t.name))
         };
         if rel % alignment != 0 {
             return Err(err(format!(
-                "data offset {rel} is not a multiple of the alignment {alignment}"
+                "relative data offset {rel} is not a multiple of the alignment {alignment}"
             )));
         }
         let start = data_offset
             .checked_add(rel)
-            .ok_or_else(|| err(format!("data offset {rel} overflows")))?;
+            .ok_or_else(|| err(format!("relative data offset {rel} overflows")))?;
         let end = start
             .checked_add(t.n_bytes as u64)
             .filter(|&end| end <= file_len)
