@@ -53,7 +53,42 @@ impl AttnSeqBuf {
 }
 
 /// Empties `v` and reuses its allocation for another lifetime (an in-place collect of nothing).
+/// `filter_map` (not `filter`) is what changes the element's lifetime.
+#[allow(clippy::unnecessary_filter_map)]
 fn relifetime<'x, 'y>(mut v: Vec<AttnSeq<'x>>) -> Vec<AttnSeq<'y>> {
     v.clear();
     v.into_iter().filter_map(|_| None).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seq_list_keeps_its_allocation() {
+        let mut batch = ForwardBatch::default();
+        batch.push_seq(&[1, 2], 0, &[0], 4, true).unwrap();
+        batch.push_seq(&[3], 5, &[1, 2], 4, true).unwrap();
+        let mut buf = AttnSeqBuf::default();
+        let v = buf.fill(&batch);
+        assert_eq!(v.len(), 2);
+        assert_eq!(
+            (
+                v[1].token_start,
+                v[1].n_tokens,
+                v[1].ctx_len,
+                v[1].block_table
+            ),
+            (2, 1, 6, &[1u32, 2][..])
+        );
+        let ptr = v.as_ptr() as usize;
+        buf.keep(v);
+        let again = buf.fill(&batch);
+        assert_eq!(
+            again.as_ptr() as usize,
+            ptr,
+            "the list must reuse its allocation"
+        );
+        assert_eq!(again.len(), 2);
+    }
 }

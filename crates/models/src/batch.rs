@@ -66,7 +66,8 @@ impl ForwardBatch {
         let token_start = self.tokens.len();
         for (j, &t) in new_tokens.iter().enumerate() {
             let pos = n_cached + j;
-            let pos32 = u32::try_from(pos).map_err(|_| Error::Batch(format!("position {pos} exceeds u32")))?;
+            let pos32 = u32::try_from(pos)
+                .map_err(|_| Error::Batch(format!("position {pos} exceeds u32")))?;
             let slot = slot_of(block_table, block_size, pos)?;
             self.tokens.push(t);
             self.positions.push(pos32);
@@ -114,12 +115,16 @@ impl ForwardBatch {
             if seq.n_tokens == 0 {
                 return Err(Error::Batch(format!("sequence {s} has no new tokens")));
             }
-            let end = seq.token_start.checked_add(seq.n_tokens).filter(|&e| e <= n).ok_or_else(|| {
-                Error::Batch(format!(
-                    "sequence {s} rows {}+{} exceed the {n} tokens",
-                    seq.token_start, seq.n_tokens
-                ))
-            })?;
+            let end = seq
+                .token_start
+                .checked_add(seq.n_tokens)
+                .filter(|&e| e <= n)
+                .ok_or_else(|| {
+                    Error::Batch(format!(
+                        "sequence {s} rows {}+{} exceed the {n} tokens",
+                        seq.token_start, seq.n_tokens
+                    ))
+                })?;
             if seq.ctx_len < seq.n_tokens {
                 return Err(Error::Batch(format!(
                     "sequence {s}: ctx_len {} < n_tokens {}",
@@ -134,8 +139,15 @@ impl ForwardBatch {
                 )));
             }
             let used_blocks = seq.ctx_len.div_ceil(block_size);
-            if let Some(&b) = seq.block_table.iter().take(used_blocks).find(|&&b| b as usize >= num_blocks) {
-                return Err(Error::Batch(format!("sequence {s}: block {b} outside the pool of {num_blocks}")));
+            if let Some(&b) = seq
+                .block_table
+                .iter()
+                .take(used_blocks)
+                .find(|&&b| b as usize >= num_blocks)
+            {
+                return Err(Error::Batch(format!(
+                    "sequence {s}: block {b} outside the pool of {num_blocks}"
+                )));
             }
             let first_pos = seq.ctx_len - seq.n_tokens;
             for row in seq.token_start..end {
@@ -157,10 +169,14 @@ impl ForwardBatch {
             next_row = end;
         }
         if next_row != n {
-            return Err(Error::Batch(format!("sequences cover {next_row} of the {n} tokens")));
+            return Err(Error::Batch(format!(
+                "sequences cover {next_row} of the {n} tokens"
+            )));
         }
         if let Some(&r) = self.logits_rows.iter().find(|&&r| r >= n) {
-            return Err(Error::Batch(format!("logits row {r} out of the {n} tokens")));
+            return Err(Error::Batch(format!(
+                "logits row {r} out of the {n} tokens"
+            )));
         }
         Ok(())
     }
@@ -175,7 +191,12 @@ fn slot_of(block_table: &[u32], block_size: usize, pos: usize) -> Result<u32> {
         .checked_mul(block_size)
         .and_then(|b| b.checked_add(pos % block_size))
         .and_then(|s| u32::try_from(s).ok())
-        .ok_or_else(|| Error::Batch(format!("slot of block {block} offset {} exceeds u32", pos % block_size)))
+        .ok_or_else(|| {
+            Error::Batch(format!(
+                "slot of block {block} offset {} exceeds u32",
+                pos % block_size
+            ))
+        })
 }
 
 #[cfg(test)]
@@ -224,6 +245,10 @@ mod tests {
         let mut b = ok.clone();
         b.seqs[1].block_table[2] = 9;
         b.slot_mapping[3] = 18;
-        assert!(b.validate(6, 2).unwrap_err().to_string().contains("block 9 outside"));
+        assert!(b
+            .validate(6, 2)
+            .unwrap_err()
+            .to_string()
+            .contains("block 9 outside"));
     }
 }

@@ -49,7 +49,10 @@ impl Dims {
             )));
         }
         if d.head_dim % 2 != 0 {
-            return Err(Error::Config(format!("head_dim {} is odd (RoPE rotates pairs)", d.head_dim)));
+            return Err(Error::Config(format!(
+                "head_dim {} is odd (RoPE rotates pairs)",
+                d.head_dim
+            )));
         }
         if d.n_heads.checked_mul(d.head_dim).is_none() || d.vocab.checked_mul(d.hidden).is_none() {
             return Err(Error::Config("sizes overflow".into()));

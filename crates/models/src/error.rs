@@ -13,7 +13,11 @@ pub enum Error {
     },
     /// A weight's shape disagrees with the model configuration.
     #[error("weight {name} has shape {found:?}, the config needs {expected:?}")]
-    WeightShape { name: String, expected: Vec<usize>, found: Vec<usize> },
+    WeightShape {
+        name: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
     /// A weight is stored in a dtype this use of it cannot take.
     #[error("weight {name}: {reason}")]
     WeightDtype { name: String, reason: String },

@@ -37,12 +37,18 @@ impl KvTensors {
             return Err(Error::Kv(format!("empty spec {spec:?}")));
         }
         if num_blocks == 0 || block_size == 0 {
-            return Err(Error::Kv(format!("{num_blocks} blocks of {block_size} tokens")));
+            return Err(Error::Kv(format!(
+                "{num_blocks} blocks of {block_size} tokens"
+            )));
         }
         let slots = num_blocks
             .checked_mul(block_size)
             .filter(|&s| s <= u32::MAX as usize + 1)
-            .ok_or_else(|| Error::Kv(format!("{num_blocks} blocks × {block_size} slots do not fit u32 slot ids")))?;
+            .ok_or_else(|| {
+                Error::Kv(format!(
+                    "{num_blocks} blocks × {block_size} slots do not fit u32 slot ids"
+                ))
+            })?;
         let per_layer = slots
             .checked_mul(spec.n_kv_heads)
             .and_then(|x| x.checked_mul(spec.head_dim))
@@ -52,10 +58,26 @@ impl KvTensors {
             .checked_mul(2 * spec.n_layers)
             .and_then(|x| x.checked_mul(std::mem::size_of::<f32>()))
             .filter(|&b| b <= isize::MAX as usize)
-            .ok_or_else(|| Error::Kv(format!("{per_layer} values per layer × {} layers overflow", spec.n_layers)))?;
-        let layout = KvLayout { num_blocks, block_size, n_kv_heads: spec.n_kv_heads, head_dim: spec.head_dim };
-        let layers = (0..spec.n_layers).map(|_| PagedKvLayer::new(&layout)).collect::<Result<_, _>>()?;
-        Ok(KvTensors { spec, layout, layers })
+            .ok_or_else(|| {
+                Error::Kv(format!(
+                    "{per_layer} values per layer × {} layers overflow",
+                    spec.n_layers
+                ))
+            })?;
+        let layout = KvLayout {
+            num_blocks,
+            block_size,
+            n_kv_heads: spec.n_kv_heads,
+            head_dim: spec.head_dim,
+        };
+        let layers = (0..spec.n_layers)
+            .map(|_| PagedKvLayer::new(&layout))
+            .collect::<Result<_, _>>()?;
+        Ok(KvTensors {
+            spec,
+            layout,
+            layers,
+        })
     }
 
     pub fn num_blocks(&self) -> usize {
@@ -69,7 +91,10 @@ impl KvTensors {
     /// Errors unless this cache was built for `spec`.
     pub fn check_spec(&self, spec: &KvSpec) -> Result<()> {
         if &self.spec != spec || self.layers.len() != spec.n_layers {
-            return Err(Error::Kv(format!("cache built for {:?}, the model needs {spec:?}", self.spec)));
+            return Err(Error::Kv(format!(
+                "cache built for {:?}, the model needs {spec:?}",
+                self.spec
+            )));
         }
         Ok(())
     }
@@ -81,7 +106,11 @@ mod tests {
 
     #[test]
     fn sizes() {
-        let spec = KvSpec { n_layers: 3, n_kv_heads: 2, head_dim: 4 };
+        let spec = KvSpec {
+            n_layers: 3,
+            n_kv_heads: 2,
+            head_dim: 4,
+        };
         let kv = KvTensors::new(spec, 5, 16).unwrap();
         assert_eq!(kv.layers.len(), 3);
         assert_eq!(kv.layers[0].k.len(), 5 * 16 * 2 * 4);
@@ -90,19 +119,44 @@ mod tests {
         assert_eq!(kv.block_size(), 16);
         assert_eq!(spec.bytes_per_token(), 2 * 3 * 2 * 4 * 4);
         kv.check_spec(&spec).unwrap();
-        assert!(kv.check_spec(&KvSpec { head_dim: 8, ..spec }).is_err());
+        assert!(kv
+            .check_spec(&KvSpec {
+                head_dim: 8,
+                ..spec
+            })
+            .is_err());
     }
 
     #[test]
     fn rejects_zero_and_overflow() {
-        let spec = KvSpec { n_layers: 1, n_kv_heads: 1, head_dim: 1 };
+        let spec = KvSpec {
+            n_layers: 1,
+            n_kv_heads: 1,
+            head_dim: 1,
+        };
         assert!(KvTensors::new(spec, 0, 16).is_err());
         assert!(KvTensors::new(spec, 4, 0).is_err());
-        assert!(KvTensors::new(KvSpec { n_layers: 0, ..spec }, 4, 16).is_err());
+        assert!(KvTensors::new(
+            KvSpec {
+                n_layers: 0,
+                ..spec
+            },
+            4,
+            16
+        )
+        .is_err());
         assert!(KvTensors::new(spec, usize::MAX / 2, 4).is_err());
-        let wide = KvSpec { n_layers: 1, n_kv_heads: usize::MAX / 2, head_dim: 8 };
+        let wide = KvSpec {
+            n_layers: 1,
+            n_kv_heads: usize::MAX / 2,
+            head_dim: 8,
+        };
         assert!(KvTensors::new(wide, 1, 1).is_err());
-        let many = KvSpec { n_layers: usize::MAX / 4, n_kv_heads: 1, head_dim: 1 };
+        let many = KvSpec {
+            n_layers: usize::MAX / 4,
+            n_kv_heads: 1,
+            head_dim: 1,
+        };
         assert!(KvTensors::new(many, 1, 1).is_err());
     }
 }

@@ -16,7 +16,12 @@ pub struct Linear {
 
 impl Linear {
     /// Wraps a `[out_features, in_features]` weight; `name` is for the error.
-    pub fn new(name: &str, weight: Tensor, out_features: usize, in_features: usize) -> Result<Self> {
+    pub fn new(
+        name: &str,
+        weight: Tensor,
+        out_features: usize,
+        in_features: usize,
+    ) -> Result<Self> {
         if weight.shape != [out_features, in_features] {
             return Err(Error::WeightShape {
                 name: name.to_string(),
@@ -24,7 +29,11 @@ impl Linear {
                 found: weight.shape.clone(),
             });
         }
-        Ok(Linear { weight, out_features, in_features })
+        Ok(Linear {
+            weight,
+            out_features,
+            in_features,
+        })
     }
 
     pub fn weight(&self) -> &Tensor {
@@ -40,7 +49,13 @@ impl Linear {
     }
 
     /// `x [n, in_features]` → `out [n, out_features]`.
-    pub fn forward(&self, pool: &ThreadPool, x: &[f32], out: &mut [f32], scratch: &mut MatmulScratch) -> Result<()> {
+    pub fn forward(
+        &self,
+        pool: &ThreadPool,
+        x: &[f32],
+        out: &mut [f32],
+        scratch: &mut MatmulScratch,
+    ) -> Result<()> {
         matmul(pool, x, &self.weight, out, scratch)?;
         Ok(())
     }

@@ -11,7 +11,11 @@ use crate::weight_loader::WeightLoader;
 /// The stored LM head when there is one (`lm_head.weight` / `output.weight`), else `None` (tied).
 /// A Hugging Face checkpoint whose config says the embeddings are not tied must store it; a GGUF
 /// without `output.weight` is tied by convention (llama.cpp falls back to `token_embd.weight`).
-pub(crate) fn load(ld: &mut WeightLoader<'_>, cfg: &ModelConfig, d: Dims) -> Result<Option<Linear>> {
+pub(crate) fn load(
+    ld: &mut WeightLoader<'_>,
+    cfg: &ModelConfig,
+    d: Dims,
+) -> Result<Option<Linear>> {
     let must_exist = ld.kind() == SourceKind::HuggingFace && !cfg.tie_word_embeddings;
     if ld.has(WeightName::LmHead) || must_exist {
         Ok(Some(ld.linear(WeightName::LmHead, d.vocab, d.hidden)?))

@@ -20,5 +20,10 @@ pub trait Model: Send {
 
     /// `forward`, also handing every intermediate activation to `trace` (names as the reference
     /// fixtures: `embed`, `layer{i}.input_layernorm_out`, ..., `layer{i}.out`, `final_norm_out`).
-    fn forward_traced(&mut self, batch: &ForwardBatch, kv: &mut KvTensors, trace: &mut TraceFn<'_>) -> Result<&[f32]>;
+    fn forward_traced(
+        &mut self,
+        batch: &ForwardBatch,
+        kv: &mut KvTensors,
+        trace: &mut TraceFn<'_>,
+    ) -> Result<&[f32]>;
 }

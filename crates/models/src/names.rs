@@ -96,15 +96,42 @@ mod tests {
     fn both_conventions() {
         let hf = SourceKind::HuggingFace;
         let gg = SourceKind::Gguf;
-        assert_eq!(WeightName::Layer(3, LayerWeight::Q).path(hf), "model.layers.3.self_attn.q_proj.weight");
-        assert_eq!(WeightName::Layer(3, LayerWeight::Q).path(gg), "blk.3.attn_q.weight");
-        assert_eq!(WeightName::Layer(0, LayerWeight::KNorm).path(hf), "model.layers.0.self_attn.k_norm.weight");
-        assert_eq!(WeightName::Layer(0, LayerWeight::KNorm).path(gg), "blk.0.attn_k_norm.weight");
-        assert_eq!(WeightName::Layer(1, LayerWeight::MlpNorm).path(hf), "model.layers.1.post_attention_layernorm.weight");
-        assert_eq!(WeightName::Layer(1, LayerWeight::MlpNorm).path(gg), "blk.1.ffn_norm.weight");
-        assert_eq!(WeightName::Layer(2, LayerWeight::Down).path(hf), "model.layers.2.mlp.down_proj.weight");
-        assert_eq!(WeightName::Layer(2, LayerWeight::Down).path(gg), "blk.2.ffn_down.weight");
-        assert_eq!(WeightName::Layer(2, LayerWeight::O).path(gg), "blk.2.attn_output.weight");
+        assert_eq!(
+            WeightName::Layer(3, LayerWeight::Q).path(hf),
+            "model.layers.3.self_attn.q_proj.weight"
+        );
+        assert_eq!(
+            WeightName::Layer(3, LayerWeight::Q).path(gg),
+            "blk.3.attn_q.weight"
+        );
+        assert_eq!(
+            WeightName::Layer(0, LayerWeight::KNorm).path(hf),
+            "model.layers.0.self_attn.k_norm.weight"
+        );
+        assert_eq!(
+            WeightName::Layer(0, LayerWeight::KNorm).path(gg),
+            "blk.0.attn_k_norm.weight"
+        );
+        assert_eq!(
+            WeightName::Layer(1, LayerWeight::MlpNorm).path(hf),
+            "model.layers.1.post_attention_layernorm.weight"
+        );
+        assert_eq!(
+            WeightName::Layer(1, LayerWeight::MlpNorm).path(gg),
+            "blk.1.ffn_norm.weight"
+        );
+        assert_eq!(
+            WeightName::Layer(2, LayerWeight::Down).path(hf),
+            "model.layers.2.mlp.down_proj.weight"
+        );
+        assert_eq!(
+            WeightName::Layer(2, LayerWeight::Down).path(gg),
+            "blk.2.ffn_down.weight"
+        );
+        assert_eq!(
+            WeightName::Layer(2, LayerWeight::O).path(gg),
+            "blk.2.attn_output.weight"
+        );
         assert_eq!(WeightName::Embed.path(gg), "token_embd.weight");
         assert_eq!(WeightName::LmHead.path(hf), "lm_head.weight");
         assert_eq!(WeightName::LmHead.path(gg), "output.weight");

@@ -14,10 +14,10 @@ pub(crate) fn logits_of_rows(
     rows: &[usize],
     norm: &[f32], // [hidden]
     eps: f32,
-    head: &Tensor,        // [vocab, hidden]
-    rows_x: &mut [f32],   // [rows.len(), hidden]
-    rows_h: &mut [f32],   // [rows.len(), hidden]
-    logits: &mut [f32],   // [rows.len(), vocab]
+    head: &Tensor,      // [vocab, hidden]
+    rows_x: &mut [f32], // [rows.len(), hidden]
+    rows_h: &mut [f32], // [rows.len(), hidden]
+    logits: &mut [f32], // [rows.len(), vocab]
 ) -> Result<()> {
     if rows.is_empty() {
         return Ok(());

@@ -46,7 +46,11 @@ pub struct Qwen3Weights {
 
 impl Qwen3Weights {
     /// Reads every weight from `src` (HF or GGUF names), checking its shape against `cfg`.
-    pub fn load(src: &dyn WeightSource, cfg: &ModelConfig, progress: &mut dyn FnMut(usize, usize)) -> Result<Self> {
+    pub fn load(
+        src: &dyn WeightSource,
+        cfg: &ModelConfig,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Self> {
         let d = Dims::from_config(cfg)?;
         let has_head = src.has(&W::LmHead.path(src.kind()));
         let total = 2 + 11 * d.n_layers + usize::from(has_head);
@@ -71,7 +75,12 @@ impl Qwen3Weights {
             .collect::<Result<Vec<_>>>()?;
         let norm = ld.norm(W::FinalNorm, d.hidden)?;
         let lm_head = crate::lm_head::load(&mut ld, cfg, d)?;
-        Ok(Qwen3Weights { embed, layers, norm, lm_head })
+        Ok(Qwen3Weights {
+            embed,
+            layers,
+            norm,
+            lm_head,
+        })
     }
 }
 
@@ -98,16 +107,32 @@ impl Qwen3 {
         })
     }
 
-    fn run(&mut self, batch: &ForwardBatch, kv: &mut KvTensors, mut tr: Tracer<'_, '_>) -> Result<&[f32]> {
+    fn run(
+        &mut self,
+        batch: &ForwardBatch,
+        kv: &mut KvTensors,
+        mut tr: Tracer<'_, '_>,
+    ) -> Result<&[f32]> {
         let spec = self.kv_spec();
         kv.check_spec(&spec)?;
         batch.validate(kv.num_blocks(), kv.block_size())?;
-        let Dims { n_heads, n_kv_heads, head_dim, rms_eps: eps, rope_theta: theta, .. } = self.dims;
+        let Dims {
+            n_heads,
+            n_kv_heads,
+            head_dim,
+            rms_eps: eps,
+            rope_theta: theta,
+            ..
+        } = self.dims;
         let (n, n_out) = (batch.tokens.len(), batch.logits_rows.len());
         let (w, pool) = (&self.weights, &self.pool);
         let s = self.scratch.views(n, n_out)?;
         let seqs = self.seqs.fill(batch);
-        let KvTensors { layers: caches, layout, .. } = kv;
+        let KvTensors {
+            layers: caches,
+            layout,
+            ..
+        } = kv;
 
         embedding(&w.embed, &batch.tokens, s.x)?; // [n, hidden]
         tr.emit("embed", s.x);
@@ -126,11 +151,27 @@ impl Qwen3 {
             rms_norm_inplace(s.k, &layer.k_norm, eps); // [n, n_kv_heads, head_dim]
             tr.emit_layer(i, "q_norm_out", s.q);
             tr.emit_layer(i, "k_norm_out", s.k);
-            rope(s.q, &batch.positions, n_heads, head_dim, theta, RopeStyle::Neox);
-            rope(s.k, &batch.positions, n_kv_heads, head_dim, theta, RopeStyle::Neox);
+            rope(
+                s.q,
+                &batch.positions,
+                n_heads,
+                head_dim,
+                theta,
+                RopeStyle::Neox,
+            );
+            rope(
+                s.k,
+                &batch.positions,
+                n_kv_heads,
+                head_dim,
+                theta,
+                RopeStyle::Neox,
+            );
             tr.emit_layer(i, "q_rope_out", s.q);
             tr.emit_layer(i, "k_rope_out", s.k);
-            paged_self_attention(pool, s.q, s.k, s.v, cache, layout, batch, &seqs, n_heads, s.ctx)?;
+            paged_self_attention(
+                pool, s.q, s.k, s.v, cache, layout, batch, &seqs, n_heads, s.ctx,
+            )?;
             tr.emit_layer(i, "attn_context", s.ctx); // [n, n_heads * head_dim]
             layer.o_proj.forward(pool, s.ctx, s.attn_out, s.matmul)?; // [n, hidden]
             tr.emit_layer(i, "attn_out", s.attn_out);
@@ -151,7 +192,18 @@ impl Qwen3 {
             tr.emit("final_norm_out", s.h);
         }
         let head = w.lm_head.as_ref().map_or(&w.embed, Linear::weight); // [vocab, hidden]
-        logits_of_rows(pool, s.matmul, s.x, &batch.logits_rows, &w.norm, eps, head, s.out_x, s.out_h, s.logits)?;
+        logits_of_rows(
+            pool,
+            s.matmul,
+            s.x,
+            &batch.logits_rows,
+            &w.norm,
+            eps,
+            head,
+            s.out_x,
+            s.out_h,
+            s.logits,
+        )?;
         self.seqs.keep(seqs);
         Ok(self.scratch.logits(n_out)) // [n_out, vocab]
     }
@@ -163,14 +215,23 @@ impl Model for Qwen3 {
     }
 
     fn kv_spec(&self) -> KvSpec {
-        KvSpec { n_layers: self.dims.n_layers, n_kv_heads: self.dims.n_kv_heads, head_dim: self.dims.head_dim }
+        KvSpec {
+            n_layers: self.dims.n_layers,
+            n_kv_heads: self.dims.n_kv_heads,
+            head_dim: self.dims.head_dim,
+        }
     }
 
     fn forward(&mut self, batch: &ForwardBatch, kv: &mut KvTensors) -> Result<&[f32]> {
         self.run(batch, kv, Tracer::off())
     }
 
-    fn forward_traced(&mut self, batch: &ForwardBatch, kv: &mut KvTensors, trace: &mut TraceFn<'_>) -> Result<&[f32]> {
+    fn forward_traced(
+        &mut self,
+        batch: &ForwardBatch,
+        kv: &mut KvTensors,
+        trace: &mut TraceFn<'_>,
+    ) -> Result<&[f32]> {
         self.run(batch, kv, Tracer::on(trace))
     }
 }

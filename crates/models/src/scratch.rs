@@ -83,9 +83,11 @@ impl Scratch {
     /// The buffers for `n` tokens and `n_out` logits rows, growing them if needed.
     pub(crate) fn views(&mut self, n: usize, n_out: usize) -> Result<Views<'_>> {
         let d = self.dims;
-        let (hidden, qd, kvd, inter, vocab) = (d.hidden, d.q_dim(), d.kv_dim(), d.intermediate, d.vocab);
+        let (hidden, qd, kvd, inter, vocab) =
+            (d.hidden, d.q_dim(), d.kv_dim(), d.intermediate, d.vocab);
         let len = |rows: usize, width: usize| {
-            rows.checked_mul(width).ok_or_else(|| Error::Batch(format!("{rows} rows × {width} overflow")))
+            rows.checked_mul(width)
+                .ok_or_else(|| Error::Batch(format!("{rows} rows × {width} overflow")))
         };
         if n > self.tokens_cap {
             for (buf, l) in [

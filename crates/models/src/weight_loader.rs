@@ -19,8 +19,18 @@ pub(crate) struct WeightLoader<'a> {
 
 impl<'a> WeightLoader<'a> {
     /// `total` is the number of tensors the caller will fetch (for the progress callback).
-    pub(crate) fn new(src: &'a dyn WeightSource, total: usize, progress: &'a mut dyn FnMut(usize, usize)) -> Self {
-        WeightLoader { src, kind: src.kind(), progress, done: 0, total }
+    pub(crate) fn new(
+        src: &'a dyn WeightSource,
+        total: usize,
+        progress: &'a mut dyn FnMut(usize, usize),
+    ) -> Self {
+        WeightLoader {
+            src,
+            kind: src.kind(),
+            progress,
+            done: 0,
+            total,
+        }
     }
 
     pub(crate) fn kind(&self) -> SourceKind {
@@ -32,30 +42,58 @@ impl<'a> WeightLoader<'a> {
     }
 
     /// A `[out_features, in_features]` weight as a `Linear`.
-    pub(crate) fn linear(&mut self, w: WeightName, out_features: usize, in_features: usize) -> Result<Linear> {
+    pub(crate) fn linear(
+        &mut self,
+        w: WeightName,
+        out_features: usize,
+        in_features: usize,
+    ) -> Result<Linear> {
         let (name, t) = self.fetch(w, &[out_features, in_features])?;
+        if !quant::can_vec_dot(t.dtype) {
+            return Err(Error::WeightDtype {
+                name,
+                reason: format!("no matmul kernel for {} weights", t.dtype.name()),
+            });
+        }
         Linear::new(&name, t, out_features, in_features)
     }
 
-    /// A `[rows, cols]` table (the token embedding), in its stored dtype.
+    /// A `[rows, cols]` table (the token embedding, also the tied output projection), in its stored
+    /// dtype.
     pub(crate) fn matrix(&mut self, w: WeightName, rows: usize, cols: usize) -> Result<Tensor> {
-        Ok(self.fetch(w, &[rows, cols])?.1)
+        let (name, t) = self.fetch(w, &[rows, cols])?;
+        if !(quant::can_dequantize(t.dtype) && quant::can_vec_dot(t.dtype)) {
+            return Err(Error::WeightDtype {
+                name,
+                reason: format!("no kernels for {} tables", t.dtype.name()),
+            });
+        }
+        Ok(t)
     }
 
     /// A `[len]` norm weight, converted to f32.
     pub(crate) fn norm(&mut self, w: WeightName, len: usize) -> Result<Vec<f32>> {
         let (name, t) = self.fetch(w, &[len])?;
         let mut out = vec![0.0f32; len];
-        quant::dequantize_row(t.dtype, t.bytes(), &mut out)
-            .map_err(|e| Error::WeightDtype { name, reason: format!("cannot read {} as f32: {e}", t.dtype.name()) })?;
+        quant::dequantize_row(t.dtype, t.bytes(), &mut out).map_err(|e| Error::WeightDtype {
+            name,
+            reason: format!("cannot read {} as f32: {e}", t.dtype.name()),
+        })?;
         Ok(out)
     }
 
     fn fetch(&mut self, w: WeightName, expected: &[usize]) -> Result<(String, Tensor)> {
         let name = w.path(self.kind);
-        let t = self.src.tensor(&name).map_err(|source| Error::Weight { name: name.clone(), source })?;
+        let t = self.src.tensor(&name).map_err(|source| Error::Weight {
+            name: name.clone(),
+            source,
+        })?;
         if t.shape != expected {
-            return Err(Error::WeightShape { name, expected: expected.to_vec(), found: t.shape.clone() });
+            return Err(Error::WeightShape {
+                name,
+                expected: expected.to_vec(),
+                found: t.shape.clone(),
+            });
         }
         self.done += 1;
         (self.progress)(self.done, self.total.max(self.done));

@@ -16,8 +16,11 @@ fn alone(model: &mut dyn Model, tokens: &[u32], prompt_len: usize) -> Vec<Vec<f3
     let mut kv = KvTensors::new(model.kv_spec(), n_blocks, BLOCK).unwrap();
     let table: Vec<u32> = (0..n_blocks as u32).collect();
     let rows: Vec<usize> = (0..prompt_len).collect();
-    let mut out: Vec<Vec<f32>> =
-        run_chunk(model, &mut kv, &tokens[..prompt_len], 0, &table, &rows).unwrap().chunks(vocab).map(<[f32]>::to_vec).collect();
+    let mut out: Vec<Vec<f32>> = run_chunk(model, &mut kv, &tokens[..prompt_len], 0, &table, &rows)
+        .unwrap()
+        .chunks(vocab)
+        .map(<[f32]>::to_vec)
+        .collect();
     for p in prompt_len..tokens.len() {
         out.push(run_chunk(model, &mut kv, &tokens[p..p + 1], p, &table, &[0]).unwrap());
     }
@@ -34,13 +37,18 @@ fn batched_sequences_equal_alone_bit_for_bit() {
         .iter()
         .map(|p| ([p.ids.as_slice(), &p.greedy[..3]].concat(), p.ids.len()))
         .collect();
-    let reference: Vec<Vec<Vec<f32>>> = seqs.iter().map(|(t, n)| alone(model.as_mut(), t, *n)).collect();
+    let reference: Vec<Vec<Vec<f32>>> = seqs
+        .iter()
+        .map(|(t, n)| alone(model.as_mut(), t, *n))
+        .collect();
 
     // One pool; sequence s owns blocks s, s+3, s+6, ... in reverse order.
     let n_blocks: Vec<usize> = seqs.iter().map(|(t, _)| t.len().div_ceil(BLOCK)).collect();
     let per_seq = *n_blocks.iter().max().unwrap();
     let mut kv = KvTensors::new(model.kv_spec(), 3 * per_seq, BLOCK).unwrap();
-    let tables: Vec<Vec<u32>> = (0..3).map(|s| (0..per_seq).rev().map(|i| (3 * i + s) as u32).collect()).collect();
+    let tables: Vec<Vec<u32>> = (0..3)
+        .map(|s| (0..per_seq).rev().map(|i| (3 * i + s) as u32).collect())
+        .collect();
 
     // Steps: (sequence, new tokens). Prefill of 0 with part of 1; then the rest of 1, all of 2 and a
     // decode of 0; then decodes of all three; then decodes again.
@@ -60,14 +68,19 @@ fn batched_sequences_equal_alone_bit_for_bit() {
         let mut row_owner = Vec::new();
         for &(s, n) in step {
             let toks = &seqs[s].0[done[s]..done[s] + n];
-            batch.push_seq(toks, done[s], &tables[s], BLOCK, false).unwrap();
+            batch
+                .push_seq(toks, done[s], &tables[s], BLOCK, false)
+                .unwrap();
             row_owner.extend((0..n).map(|j| (s, done[s] + j)));
             done[s] += n;
         }
         batch.logits_rows = (0..batch.tokens.len()).collect();
         let logits = model.forward(&batch, &mut kv).unwrap();
         for (row, &(s, pos)) in logits.chunks(vocab).zip(&row_owner) {
-            assert!(row == reference[s][pos].as_slice(), "sequence {s} position {pos} differs from running alone");
+            assert!(
+                row == reference[s][pos].as_slice(),
+                "sequence {s} position {pos} differs from running alone"
+            );
             checked += 1;
         }
     }

@@ -48,15 +48,26 @@ pub fn read_f32(path: &Path) -> Result<Vec<f32>> {
     if bytes.len() % 4 != 0 {
         bail!("{} is not a whole number of f32", path.display());
     }
-    Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
 }
 
 pub fn u32s(v: &Value) -> Vec<u32> {
-    v.as_array().expect("array").iter().map(|x| x.as_u64().expect("int") as u32).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_u64().expect("int") as u32)
+        .collect()
 }
 
 pub fn f32s(v: &Value) -> Vec<f32> {
-    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("float") as f32).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("float") as f32)
+        .collect()
 }
 
 /// One prompt of `qwen3-tiny/expected.json`.
@@ -73,7 +84,10 @@ pub fn tiny_expected() -> Result<(Value, Vec<TinyPrompt>)> {
     let dir = tiny_dir();
     let exp = read_json(&dir.join("expected.json"))?;
     let mut out = Vec::new();
-    for p in exp["prompts"].as_array().ok_or_else(|| anyhow!("no prompts"))? {
+    for p in exp["prompts"]
+        .as_array()
+        .ok_or_else(|| anyhow!("no prompts"))?
+    {
         out.push(TinyPrompt {
             name: p["name"].as_str().unwrap_or_default().to_string(),
             ids: u32s(&p["ids"]),
@@ -82,7 +96,13 @@ pub fn tiny_expected() -> Result<(Value, Vec<TinyPrompt>)> {
                 .as_array()
                 .ok_or_else(|| anyhow!("no topk"))?
                 .iter()
-                .map(|t| (t["pos"].as_u64().unwrap_or(0) as usize, u32s(&t["ids"]), f32s(&t["values"])))
+                .map(|t| {
+                    (
+                        t["pos"].as_u64().unwrap_or(0) as usize,
+                        u32s(&t["ids"]),
+                        f32s(&t["values"]),
+                    )
+                })
                 .collect(),
             greedy: u32s(&p["greedy"]["ids"]),
         });
@@ -92,7 +112,7 @@ pub fn tiny_expected() -> Result<(Value, Vec<TinyPrompt>)> {
 
 pub fn load_hf(dir: &Path, threads: usize) -> Result<Box<dyn Model>> {
     let src = HfModelDir::open(dir)?;
-    let cfg = src.model_config()?;
+    let cfg = src.config().clone();
     Ok(models::load(&src, &cfg, threads, &mut |_, _| {})?)
 }
 
@@ -147,7 +167,11 @@ pub fn greedy_paged(
     let mut done = 0;
     while done < prompt.len() {
         let end = (done + chunk).min(prompt.len());
-        let rows: Vec<usize> = if end == prompt.len() { vec![end - done - 1] } else { vec![] };
+        let rows: Vec<usize> = if end == prompt.len() {
+            vec![end - done - 1]
+        } else {
+            vec![]
+        };
         last = run_chunk(model, &mut kv, &prompt[done..end], done, &table, &rows)?;
         done = end;
     }
@@ -189,14 +213,25 @@ pub fn topk(x: &[f32], k: usize) -> Vec<(u32, f32)> {
 
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 /// Checks our top-10 ids against the reference's: equal, except that two adjacent reference
 /// entries whose values differ by less than `tie` may come swapped, and the 10th may be another id
 /// whose value is within `tie` of the reference's 10th value. Returns a description on mismatch.
-pub fn topk_matches(logits: &[f32], ref_ids: &[u32], ref_vals: &[f32], tie: f32) -> Result<(), String> {
-    let ours: Vec<u32> = topk(logits, ref_ids.len()).into_iter().map(|(i, _)| i).collect();
+pub fn topk_matches(
+    logits: &[f32],
+    ref_ids: &[u32],
+    ref_vals: &[f32],
+    tie: f32,
+) -> Result<(), String> {
+    let ours: Vec<u32> = topk(logits, ref_ids.len())
+        .into_iter()
+        .map(|(i, _)| i)
+        .collect();
     let k = ref_ids.len();
     let mut j = 0;
     while j < k {
@@ -217,7 +252,9 @@ pub fn topk_matches(logits: &[f32], ref_ids: &[u32], ref_vals: &[f32], tie: f32)
             j += 1;
             continue;
         }
-        return Err(format!("ours {ours:?} vs reference {ref_ids:?} (first difference at rank {j})"));
+        return Err(format!(
+            "ours {ours:?} vs reference {ref_ids:?} (first difference at rank {j})"
+        ));
     }
     Ok(())
 }
@@ -246,4 +283,33 @@ pub fn visit_position_logits(
         done = end;
     }
     Ok(())
+}
+
+/// A source whose tensors are the inner source's, dequantized to owned f32 (test-only: isolates the
+/// weight rounding of a quantized file from the activation quantization of quantized matmuls).
+pub struct Dequantized<'a>(pub &'a dyn formats::WeightSource);
+
+impl formats::WeightSource for Dequantized<'_> {
+    fn kind(&self) -> formats::SourceKind {
+        self.0.kind()
+    }
+
+    fn tensor(&self, name: &str) -> Result<tensor::Tensor, formats::Error> {
+        let t = self.0.tensor(name)?;
+        let row = *t.shape.last().unwrap_or(&1);
+        let mut out = vec![0f32; t.numel()];
+        let row_bytes = t.dtype.row_bytes(row).unwrap();
+        for (src, dst) in t.bytes().chunks(row_bytes).zip(out.chunks_mut(row)) {
+            quant::dequantize_row(t.dtype, src, dst).unwrap();
+        }
+        Ok(tensor::Tensor::from_f32(t.shape.clone(), out)?)
+    }
+
+    fn tensor_names(&self) -> Vec<String> {
+        self.0.tensor_names()
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.0.has(name)
+    }
 }

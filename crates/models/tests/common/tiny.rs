@@ -15,7 +15,11 @@ pub fn check_logits_and_topk(model: &mut dyn Model, tol: f32) -> Result<(f32, f3
     let (_, prompts) = tiny_expected()?;
     let (mut worst_last, mut worst_topk) = (0f32, 0f32);
     for p in &prompts {
-        ensure!(p.topk.len() == p.ids.len(), "{}: topk for every position", p.name);
+        ensure!(
+            p.topk.len() == p.ids.len(),
+            "{}: topk for every position",
+            p.name
+        );
         let mut failures = Vec::new();
         let mut last_err = f32::NAN;
         let mut seen = 0;
@@ -34,13 +38,29 @@ pub fn check_logits_and_topk(model: &mut dyn Model, tol: f32) -> Result<(f32, f3
             }
         })?;
         ensure!(seen == p.ids.len(), "{}: {seen} positions", p.name);
-        ensure!(failures.is_empty(), "top-10 mismatches:\n{}", failures.join("\n"));
-        eprintln!("{}: last-position logits max abs error {last_err:.3e}", p.name);
-        ensure!(last_err <= tol, "{}: last logits max abs error {last_err} > {tol}", p.name);
+        ensure!(
+            failures.is_empty(),
+            "top-10 mismatches:\n{}",
+            failures.join("\n")
+        );
+        eprintln!(
+            "{}: last-position logits max abs error {last_err:.3e}",
+            p.name
+        );
+        ensure!(
+            last_err <= tol,
+            "{}: last logits max abs error {last_err} > {tol}",
+            p.name
+        );
         worst_last = worst_last.max(last_err);
     }
-    eprintln!("all prompts: last logits max abs {worst_last:.3e}, top-10 values max abs {worst_topk:.3e}");
-    ensure!(worst_topk <= tol, "top-10 values max abs error {worst_topk} > {tol}");
+    eprintln!(
+        "all prompts: last logits max abs {worst_last:.3e}, top-10 values max abs {worst_topk:.3e}"
+    );
+    ensure!(
+        worst_topk <= tol,
+        "top-10 values max abs error {worst_topk} > {tol}"
+    );
     Ok((worst_last, worst_topk))
 }
 
@@ -49,11 +69,24 @@ pub fn check_logits_and_topk(model: &mut dyn Model, tol: f32) -> Result<(f32, f3
 pub fn check_greedy(model: &mut dyn Model) -> Result<()> {
     let (_, prompts) = tiny_expected()?;
     for p in &prompts {
-        ensure!(p.ids.len() % 16 != 0, "block size must not divide the prompt length");
+        ensure!(
+            p.ids.len() % 16 != 0,
+            "block size must not divide the prompt length"
+        );
         let (ids, steps) = greedy_paged(model, &p.ids, p.greedy.len(), 16, usize::MAX)?;
         let err = max_abs_diff(&steps[0], &p.last_logits);
-        eprintln!("{}: greedy {}/{} equal, step-0 logits max abs {err:.3e}", p.name, common_prefix(&ids, &p.greedy), p.greedy.len());
-        ensure!(ids == p.greedy, "{}: greedy ids\n ours {ids:?}\n ref  {:?}", p.name, p.greedy);
+        eprintln!(
+            "{}: greedy {}/{} equal, step-0 logits max abs {err:.3e}",
+            p.name,
+            common_prefix(&ids, &p.greedy),
+            p.greedy.len()
+        );
+        ensure!(
+            ids == p.greedy,
+            "{}: greedy ids\n ours {ids:?}\n ref  {:?}",
+            p.name,
+            p.greedy
+        );
     }
     Ok(())
 }
@@ -80,7 +113,10 @@ pub fn check_chunked_prefill(model: &mut dyn Model) -> Result<()> {
         let rows: Vec<usize> = (0..prompt.len() - split).collect();
         let second = run_chunk(model, &mut kv, &prompt[split..], split, &table, &rows)?;
         let diff = max_abs_diff(&second, &one[split * vocab..]);
-        ensure!(second == one[split * vocab..], "split at {split}: logits differ from one chunk by up to {diff}");
+        ensure!(
+            second == one[split * vocab..],
+            "split at {split}: logits differ from one chunk by up to {diff}"
+        );
     }
     Ok(())
 }
@@ -88,35 +124,76 @@ pub fn check_chunked_prefill(model: &mut dyn Model) -> Result<()> {
 /// `forward_traced` on p0_plain against the per-layer activation files. Returns the largest error.
 pub fn check_activations(model: &mut dyn Model, tol: f32) -> Result<f32> {
     let (exp, prompts) = tiny_expected()?;
-    let p = prompts.iter().find(|p| p.name == "p0_plain").ok_or_else(|| anyhow!("no p0_plain"))?;
+    let p = prompts
+        .iter()
+        .find(|p| p.name == "p0_plain")
+        .ok_or_else(|| anyhow!("no p0_plain"))?;
     let n_blocks = p.ids.len().div_ceil(16);
     let mut kv = KvTensors::new(model.kv_spec(), n_blocks + 1, 16)?;
     let mut batch = ForwardBatch::default();
-    batch.push_seq(&p.ids, 0, &scrambled_table(n_blocks, n_blocks + 1), 16, true)?;
+    batch.push_seq(
+        &p.ids,
+        0,
+        &scrambled_table(n_blocks, n_blocks + 1),
+        16,
+        true,
+    )?;
     let mut got: HashMap<String, Vec<f32>> = HashMap::new();
     let traced = model
         .forward_traced(&batch, &mut kv, &mut |name, x| {
-            assert!(got.insert(name.to_string(), x.to_vec()).is_none(), "{name} emitted twice");
+            assert!(
+                got.insert(name.to_string(), x.to_vec()).is_none(),
+                "{name} emitted twice"
+            );
         })?
         .to_vec();
     let last_err = max_abs_diff(&traced, &p.last_logits);
-    ensure!(last_err <= tol, "traced forward last logits off by {last_err}");
-    let files = exp["activations"]["files"].as_array().ok_or_else(|| anyhow!("no activation files"))?;
-    ensure!(files.len() == 28, "expected 28 activation files, found {}", files.len());
+    ensure!(
+        last_err <= tol,
+        "traced forward last logits off by {last_err}"
+    );
+    let files = exp["activations"]["files"]
+        .as_array()
+        .ok_or_else(|| anyhow!("no activation files"))?;
+    ensure!(
+        files.len() == 28,
+        "expected 28 activation files, found {}",
+        files.len()
+    );
     let mut worst = 0f32;
     for f in files {
         let name = f["name"].as_str().unwrap_or_default();
         let want = read_f32(&tiny_dir().join(f["file"].as_str().unwrap_or_default()))?;
-        let numel: usize = f["shape"].as_array().map(|s| s.iter().filter_map(|d| d.as_u64()).product::<u64>() as usize).unwrap_or(0);
-        ensure!(want.len() == numel, "{name}: file has {} values, shape says {numel}", want.len());
-        let ours = got.get(name).ok_or_else(|| anyhow!("activation {name} was not traced"))?;
-        ensure!(ours.len() == want.len(), "{name}: {} values traced, {} expected", ours.len(), want.len());
+        let numel: usize = f["shape"]
+            .as_array()
+            .map(|s| s.iter().filter_map(|d| d.as_u64()).product::<u64>() as usize)
+            .unwrap_or(0);
+        ensure!(
+            want.len() == numel,
+            "{name}: file has {} values, shape says {numel}",
+            want.len()
+        );
+        let ours = got
+            .get(name)
+            .ok_or_else(|| anyhow!("activation {name} was not traced"))?;
+        ensure!(
+            ours.len() == want.len(),
+            "{name}: {} values traced, {} expected",
+            ours.len(),
+            want.len()
+        );
         let err = max_abs_diff(ours, &want);
         eprintln!("  activation {name:<36} max abs {err:.3e}");
         ensure!(err <= tol, "activation {name}: max abs error {err} > {tol}");
         worst = worst.max(err);
     }
-    ensure!(got.len() == files.len(), "traced {} names, the fixture has {}: {:?}", got.len(), files.len(), got.keys().collect::<Vec<_>>());
+    ensure!(
+        got.len() == files.len(),
+        "traced {} names, the fixture has {}: {:?}",
+        got.len(),
+        files.len(),
+        got.keys().collect::<Vec<_>>()
+    );
     Ok(worst)
 }
 
@@ -133,9 +210,19 @@ pub fn check_q8_0(model: &mut dyn Model) -> Result<f32> {
         let ours: Vec<u32> = topk(logits, 10).into_iter().map(|(i, _)| i).collect();
         let overlap = ours.iter().filter(|i| ref_ids.contains(i)).count();
         eprintln!("{}: Q8_0 last logits max abs {err:.4}, top-10 overlap {overlap}, first token {} (ref {})", p.name, ids[0], p.greedy[0]);
-        ensure!(err <= 0.25, "{}: last logits max abs error {err} > 0.25", p.name);
+        ensure!(
+            err <= 0.25,
+            "{}: last logits max abs error {err} > 0.25",
+            p.name
+        );
         ensure!(overlap >= 7, "{}: top-10 overlap {overlap} < 7", p.name);
-        ensure!(ids[0] == p.greedy[0], "{}: first greedy token {} != {}", p.name, ids[0], p.greedy[0]);
+        ensure!(
+            ids[0] == p.greedy[0],
+            "{}: first greedy token {} != {}",
+            p.name,
+            ids[0],
+            p.greedy[0]
+        );
         worst = worst.max(err);
     }
     Ok(worst)
