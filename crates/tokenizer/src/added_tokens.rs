@@ -44,7 +44,9 @@ impl AddedMatcher {
         let mut nodes = vec![Node::default()];
         let mut first_byte = [false; 256];
         for (t, tok) in tokens.iter().enumerate() {
-            let Some(&b0) = tok.content.as_bytes().first() else { continue };
+            let Some(&b0) = tok.content.as_bytes().first() else {
+                continue;
+            };
             first_byte[usize::from(b0)] = true;
             let mut node = 0usize;
             for &b in tok.content.as_bytes() {
@@ -61,7 +63,11 @@ impl AddedMatcher {
             // The first token with a given content wins (HF keeps one entry per content).
             nodes[node].token.get_or_insert(t as u32);
         }
-        AddedMatcher { tokens, nodes, first_byte }
+        AddedMatcher {
+            tokens,
+            nodes,
+            first_byte,
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -141,7 +147,13 @@ mod tests {
     use super::*;
 
     fn tok(id: u32, content: &str) -> AddedToken {
-        AddedToken { id, content: content.into(), single_word: false, lstrip: false, rstrip: false }
+        AddedToken {
+            id,
+            content: content.into(),
+            single_word: false,
+            lstrip: false,
+            rstrip: false,
+        }
     }
 
     fn run(m: &AddedMatcher, text: &str) -> Vec<String> {

@@ -47,15 +47,26 @@ pub(crate) struct BpeScratch {
 impl Bpe {
     /// `merges` yields (left id, right id, merged id) in rank order (rank = position). A pair
     /// listed twice keeps its first (best) rank, as in HF.
-    pub(crate) fn new(byte_ids: [Option<u32>; 256], merges: impl IntoIterator<Item = (u32, u32, u32)>) -> Bpe {
+    pub(crate) fn new(
+        byte_ids: [Option<u32>; 256],
+        merges: impl IntoIterator<Item = (u32, u32, u32)>,
+    ) -> Bpe {
         let merges_iter = merges.into_iter();
         let mut table: HashMap<u64, Merge, BuildHasherDefault<PairHasher>> =
-            HashMap::with_capacity_and_hasher(merges_iter.size_hint().0, BuildHasherDefault::default());
+            HashMap::with_capacity_and_hasher(
+                merges_iter.size_hint().0,
+                BuildHasherDefault::default(),
+            );
         for (rank, (left, right, id)) in merges_iter.enumerate() {
             let rank = u32::try_from(rank).unwrap_or(u32::MAX);
-            table.entry(pair_key(left, right)).or_insert(Merge { rank, id });
+            table
+                .entry(pair_key(left, right))
+                .or_insert(Merge { rank, id });
         }
-        Bpe { byte_ids, merges: table }
+        Bpe {
+            byte_ids,
+            merges: table,
+        }
     }
 
     pub(crate) fn n_merges(&self) -> usize {
@@ -74,7 +85,12 @@ impl Bpe {
         for &b in bytes {
             if let Some(id) = self.byte_ids[usize::from(b)] {
                 let i = syms.len() as u32;
-                syms.push(Symbol { id, prev: i.wrapping_sub(1), next: i + 1, alive: true });
+                syms.push(Symbol {
+                    id,
+                    prev: i.wrapping_sub(1),
+                    next: i + 1,
+                    alive: true,
+                });
             }
         }
         let n = syms.len();

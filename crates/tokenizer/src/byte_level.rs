@@ -75,6 +75,10 @@ mod tests {
         assert_eq!(distinct.len(), 256);
         assert_eq!(d.decode_token("ĠhelloĊ"), Some(b" hello\n".to_vec()));
         assert_eq!(d.decode_token("<|x|>"), Some(b"<|x|>".to_vec()));
-        assert_eq!(d.decode_token("a b"), None, "a plain space is no byte-level char");
+        assert_eq!(
+            d.decode_token("a b"),
+            None,
+            "a plain space is no byte-level char"
+        );
     }
 }

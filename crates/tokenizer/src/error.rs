@@ -13,7 +13,11 @@ pub enum Error {
 
     /// A required field is missing or has the wrong type.
     #[error("{what}: field `{field}` is missing or not {expected}")]
-    Field { what: String, field: String, expected: String },
+    Field {
+        what: String,
+        field: String,
+        expected: String,
+    },
 
     /// A tokenizer feature we do not implement (named so the user knows what to report).
     #[error("unsupported {what}: {detail}")]
@@ -21,7 +25,11 @@ pub enum Error {
 
     /// A merge rule names a token that is not in the vocabulary, or is malformed.
     #[error("merge rule #{index} ({rule:?}): {reason}")]
-    BadMerge { index: usize, rule: String, reason: String },
+    BadMerge {
+        index: usize,
+        rule: String,
+        reason: String,
+    },
 
     /// Token ids in the vocabulary are inconsistent (duplicates, out of range, gaps).
     #[error("vocabulary: {0}")]
@@ -34,10 +42,17 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn field(what: &str, field: &str, expected: &str) -> Error {
-        Error::Field { what: what.to_string(), field: field.to_string(), expected: expected.to_string() }
+        Error::Field {
+            what: what.to_string(),
+            field: field.to_string(),
+            expected: expected.to_string(),
+        }
     }
 
     pub(crate) fn unsupported(what: &str, detail: impl Into<String>) -> Error {
-        Error::Unsupported { what: what.to_string(), detail: detail.into() }
+        Error::Unsupported {
+            what: what.to_string(),
+            detail: detail.into(),
+        }
     }
 }

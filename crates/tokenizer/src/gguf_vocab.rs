@@ -34,13 +34,22 @@ pub struct GgufVocab {
 /// maps them (only the families whose regexes we implement).
 pub fn gguf_pre_tokenizer(pre: &str) -> Option<(PreTokenizer, bool)> {
     Some(match pre {
-        "qwen2" | "deepseek-r1-qwen" | "megrez" | "stablelm2" => (PreTokenizer::Qwen2 { max_digits: 1 }, false),
-        "llama3" | "llama-v3" | "llama-bpe" | "falcon3" | "pixtral" => (PreTokenizer::Qwen2 { max_digits: 3 }, true),
+        "qwen2" | "deepseek-r1-qwen" | "megrez" | "stablelm2" => {
+            (PreTokenizer::Qwen2 { max_digits: 1 }, false)
+        }
+        "llama3" | "llama-v3" | "llama-bpe" | "falcon3" | "pixtral" => {
+            (PreTokenizer::Qwen2 { max_digits: 3 }, true)
+        }
         "dbrx" | "smaug-bpe" => (PreTokenizer::Qwen2 { max_digits: 3 }, false),
         "smollm" | "starcoder" | "refact" | "command-r" | "codeshell" | "exaone" | "minerva-7b" => {
             (PreTokenizer::Gpt2 { split_digits: true }, false)
         }
-        "gpt-2" | "phi-2" | "mpt" | "olmo" => (PreTokenizer::Gpt2 { split_digits: false }, false),
+        "gpt-2" | "phi-2" | "mpt" | "olmo" => (
+            PreTokenizer::Gpt2 {
+                split_digits: false,
+            },
+            false,
+        ),
         _ => return None,
     })
 }
@@ -49,13 +58,20 @@ impl Tokenizer {
     /// Builds a tokenizer from GGUF vocabulary metadata.
     pub fn from_gguf_vocab(v: GgufVocab) -> Result<Tokenizer, Error> {
         if v.model != "gpt2" {
-            return Err(Error::unsupported("GGUF tokenizer.ggml.model", format!("{:?} (only \"gpt2\")", v.model)));
+            return Err(Error::unsupported(
+                "GGUF tokenizer.ggml.model",
+                format!("{:?} (only \"gpt2\")", v.model),
+            ));
         }
         let (pre, ignore_merges) = gguf_pre_tokenizer(&v.pre)
             .ok_or_else(|| Error::unsupported("GGUF tokenizer.ggml.pre", format!("{:?}", v.pre)))?;
         let n = v.tokens.len();
         if !v.token_types.is_empty() && v.token_types.len() != n {
-            return Err(Error::Vocab(format!("{} tokens but {} token types", n, v.token_types.len())));
+            return Err(Error::Vocab(format!(
+                "{} tokens but {} token types",
+                n,
+                v.token_types.len()
+            )));
         }
         if n > u32::MAX as usize {
             return Err(Error::Vocab(format!("{n} tokens")));
@@ -75,7 +91,9 @@ impl Tokenizer {
                 // llama.cpp prints control and user-defined tokens as their text.
                 TokenKind::Special | TokenKind::Added => text.as_bytes().to_vec(),
                 TokenKind::Unused | TokenKind::Missing => Vec::new(),
-                TokenKind::Normal => decoder.decode_token(text).unwrap_or_else(|| text.as_bytes().to_vec()),
+                TokenKind::Normal => decoder
+                    .decode_token(text)
+                    .unwrap_or_else(|| text.as_bytes().to_vec()),
             };
             if matches!(kind, TokenKind::Special | TokenKind::Added) && !text.is_empty() {
                 added.push(AddedToken {
@@ -91,15 +109,25 @@ impl Tokenizer {
         let mut merges = Vec::with_capacity(v.merges.len());
         for (index, rule) in v.merges.iter().enumerate() {
             // llama.cpp splits at the first space after the first char.
-            let split = rule.char_indices().skip(1).find(|&(_, c)| c == ' ').map(|(i, _)| i);
+            let split = rule
+                .char_indices()
+                .skip(1)
+                .find(|&(_, c)| c == ' ')
+                .map(|(i, _)| i);
             let Some(at) = split else {
-                return Err(Error::BadMerge { index, rule: rule.clone(), reason: "no space".into() });
+                return Err(Error::BadMerge {
+                    index,
+                    rule: rule.clone(),
+                    reason: "no space".into(),
+                });
             };
             merges.push(resolve_merge(&vocab, index, &rule[..at], &rule[at + 1..])?);
         }
         for (name, id) in [("bos", v.bos), ("eos", v.eos)] {
             if let Some(id) = id.filter(|&id| id as usize >= n) {
-                return Err(Error::Vocab(format!("{name} id {id} out of range (vocabulary size {n})")));
+                return Err(Error::Vocab(format!(
+                    "{name} id {id} out of range (vocabulary size {n})"
+                )));
             }
         }
         let prefix = match (v.add_bos, v.bos) {
@@ -119,5 +147,53 @@ impl Tokenizer {
             prefix,
             suffix: Vec::new(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vocab() -> GgufVocab {
+        GgufVocab {
+            model: "gpt2".into(),
+            pre: "smollm".into(),
+            tokens: ["<s>", "a", "b", "ab", "Ġ", "<x>", "[PAD]"]
+                .map(String::from)
+                .to_vec(),
+            merges: vec!["a b".into()],
+            token_types: vec![3, 1, 1, 1, 1, 4, 5],
+            bos: Some(0),
+            eos: Some(0),
+            add_bos: true,
+        }
+    }
+
+    #[test]
+    fn builds_like_llama_cpp() {
+        let t = Tokenizer::from_gguf_vocab(vocab()).unwrap();
+        assert_eq!(t.encode("ab<x> a<s>[PAD]", true), [0, 3, 5, 4, 1, 0]);
+        assert_eq!(t.decode(&[0, 3, 5, 4, 6], false), "<s>ab<x> ");
+        assert_eq!(t.decode(&[0, 3, 5, 4, 6], true), "ab<x> ");
+        assert!(t.is_special(0) && !t.is_special(5));
+        assert_eq!(t.token_kind(6), TokenKind::Unused);
+    }
+
+    #[test]
+    fn rejects_bad_vocabularies() {
+        let err = |f: fn(&mut GgufVocab)| {
+            let mut v = vocab();
+            f(&mut v);
+            Tokenizer::from_gguf_vocab(v)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert!(err(|v| v.model = "llama".into()).contains("tokenizer.ggml.model"));
+        assert!(err(|v| v.pre = "made-up".into()).contains("made-up"));
+        assert!(err(|v| v.token_types.pop().map_or((), drop)).contains("token types"));
+        assert!(err(|v| v.merges.push("a zz".into())).contains("\"zz\" is not in the vocabulary"));
+        assert!(err(|v| v.merges.push("ab".into())).contains("no space"));
+        assert!(err(|v| v.bos = Some(99)).contains("bos id 99"));
     }
 }

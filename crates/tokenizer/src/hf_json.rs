@@ -21,8 +21,7 @@ use crate::vocab::{TokenKind, Vocab};
 const WHAT: &str = "tokenizer.json";
 
 /// The Qwen2/Qwen3 pre-tokenizer regex, as written in their tokenizer.json.
-pub(crate) const QWEN2_REGEX: &str =
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+pub(crate) const QWEN2_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 /// The Llama 3 pre-tokenizer regex (digits in groups of up to 3).
 pub(crate) const LLAMA3_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
@@ -35,14 +34,20 @@ impl Tokenizer {
 
     /// Builds a tokenizer from `tokenizer.json` plus `tokenizer_config.json` (which gives
     /// `bos_token`, `eos_token`, `add_bos_token`, `add_eos_token`).
-    pub fn from_hf(tokenizer_json: &[u8], tokenizer_config_json: Option<&[u8]>) -> Result<Tokenizer, Error> {
+    pub fn from_hf(
+        tokenizer_json: &[u8],
+        tokenizer_config_json: Option<&[u8]>,
+    ) -> Result<Tokenizer, Error> {
         let root: FileJson =
-            serde_json::from_slice(tokenizer_json).map_err(|source| Error::Json { what: WHAT.into(), source })?;
+            serde_json::from_slice(tokenizer_json).map_err(|source| Error::Json {
+                what: WHAT.into(),
+                source,
+            })?;
         let config: Option<Value> = match tokenizer_config_json {
-            Some(b) => Some(
-                serde_json::from_slice(b)
-                    .map_err(|source| Error::Json { what: "tokenizer_config.json".into(), source })?,
-            ),
+            Some(b) => Some(serde_json::from_slice(b).map_err(|source| Error::Json {
+                what: "tokenizer_config.json".into(),
+                source,
+            })?),
             None => None,
         };
         Ok(Tokenizer::from_parts(parts(&root, config.as_ref())?))
@@ -144,8 +149,12 @@ impl<'de> Deserialize<'de> for MergeJson {
                 Ok(MergeJson::Line(s))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MergeJson, A::Error> {
-                let a: String = seq.next_element()?.ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
-                let b: String = seq.next_element()?.ok_or_else(|| serde::de::Error::invalid_length(1, &self))?;
+                let a: String = seq
+                    .next_element()?
+                    .ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
+                let b: String = seq
+                    .next_element()?
+                    .ok_or_else(|| serde::de::Error::invalid_length(1, &self))?;
                 if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
                     return Err(serde::de::Error::invalid_length(3, &self));
                 }
@@ -176,25 +185,46 @@ fn parts(root: &FileJson, config: Option<&Value>) -> Result<Parts, Error> {
 
     // Ids must be dense-ish: never allocate more than the file lists.
     let n_entries = model.vocab.0.len() + added.len();
-    let max_id = model.vocab.0.iter().map(|&(_, id)| id).chain(added.iter().map(|(t, _, _)| t.id)).max();
+    let max_id = model
+        .vocab
+        .0
+        .iter()
+        .map(|&(_, id)| id)
+        .chain(added.iter().map(|(t, _, _)| t.id))
+        .max();
     let n = max_id.map_or(0, |m| m as usize + 1);
     if n > n_entries {
-        return Err(Error::Vocab(format!("largest id {} but only {n_entries} tokens listed", n - 1)));
+        return Err(Error::Vocab(format!(
+            "largest id {} but only {n_entries} tokens listed",
+            n - 1
+        )));
     }
 
     let decoder = ByteDecoder::new();
     // HF's ByteLevel decoder: a token whose chars all map to bytes gives those bytes, any other
     // token its own UTF-8 (this applies to added tokens too).
-    let decode = |piece: &str| decoder.decode_token(piece).unwrap_or_else(|| piece.as_bytes().to_vec());
+    let decode = |piece: &str| {
+        decoder
+            .decode_token(piece)
+            .unwrap_or_else(|| piece.as_bytes().to_vec())
+    };
     let mut vocab = Vocab::with_len(n);
     for (piece, id) in &model.vocab.0 {
-        vocab.set(*id, piece, decode(piece), TokenKind::Normal).map_err(Error::Vocab)?;
+        vocab
+            .set(*id, piece, decode(piece), TokenKind::Normal)
+            .map_err(Error::Vocab)?;
     }
     let merges = parse_merges(model, &vocab)?;
     let (mut added_raw, mut added_normalized) = (Vec::new(), Vec::new());
     for (tok, special, normalized) in added {
-        let kind = if special { TokenKind::Special } else { TokenKind::Added };
-        vocab.set(tok.id, &tok.content, decode(&tok.content), kind).map_err(Error::Vocab)?;
+        let kind = if special {
+            TokenKind::Special
+        } else {
+            TokenKind::Added
+        };
+        vocab
+            .set(tok.id, &tok.content, decode(&tok.content), kind)
+            .map_err(Error::Vocab)?;
         if normalized {
             added_normalized.push(tok);
         } else {
@@ -205,10 +235,17 @@ fn parts(root: &FileJson, config: Option<&Value>) -> Result<Parts, Error> {
     let (mut prefix, mut suffix, has_template) = parse_post_processor(&root.post_processor)?;
     let token_id = |key: &str| -> Option<u32> {
         let v = config?.get(key)?;
-        let s = v.as_str().or_else(|| v.get("content").and_then(Value::as_str))?;
+        let s = v
+            .as_str()
+            .or_else(|| v.get("content").and_then(Value::as_str))?;
         vocab.id_of(s)
     };
-    let flag = |key: &str| config.and_then(|c| c.get(key)).and_then(Value::as_bool).unwrap_or(false);
+    let flag = |key: &str| {
+        config
+            .and_then(|c| c.get(key))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
     let bos = token_id("bos_token");
     let eos: Vec<u32> = token_id("eos_token").into_iter().collect();
     if !has_template {
@@ -252,13 +289,21 @@ fn short(v: &Value) -> String {
 fn check_model(model: &ModelJson) -> Result<(), Error> {
     match model.kind.as_deref() {
         Some("BPE") | None => {}
-        Some(other) => return Err(Error::unsupported("tokenizer model", format!("{other:?} (only BPE)"))),
+        Some(other) => {
+            return Err(Error::unsupported(
+                "tokenizer model",
+                format!("{other:?} (only BPE)"),
+            ))
+        }
     }
     if model.byte_fallback == Some(true) {
         return Err(Error::unsupported("BPE option", "byte_fallback = true"));
     }
     for (key, v) in [
-        ("continuing_subword_prefix", &model.continuing_subword_prefix),
+        (
+            "continuing_subword_prefix",
+            &model.continuing_subword_prefix,
+        ),
         ("end_of_word_suffix", &model.end_of_word_suffix),
     ] {
         if let Some(s) = v.as_deref().filter(|s| !s.is_empty()) {
@@ -280,7 +325,11 @@ fn parse_merges(model: &ModelJson, vocab: &Vocab) -> Result<Vec<(u32, u32, u32)>
                 match (it.next(), it.next(), it.next()) {
                     (Some(a), Some(b), None) => (a, b),
                     _ => {
-                        return Err(Error::BadMerge { index, rule: s.clone(), reason: "not two tokens".into() })
+                        return Err(Error::BadMerge {
+                            index,
+                            rule: s.clone(),
+                            reason: "not two tokens".into(),
+                        })
                     }
                 }
             }
@@ -292,14 +341,29 @@ fn parse_merges(model: &ModelJson, vocab: &Vocab) -> Result<Vec<(u32, u32, u32)>
 }
 
 /// (left id, right id, merged id) of the merge rule `a b`.
-pub(crate) fn resolve_merge(vocab: &Vocab, index: usize, a: &str, b: &str) -> Result<(u32, u32, u32), Error> {
-    let bad = |reason: String| Error::BadMerge { index, rule: format!("{a} {b}"), reason };
-    let left = vocab.id_of(a).ok_or_else(|| bad(format!("{a:?} is not in the vocabulary")))?;
-    let right = vocab.id_of(b).ok_or_else(|| bad(format!("{b:?} is not in the vocabulary")))?;
+pub(crate) fn resolve_merge(
+    vocab: &Vocab,
+    index: usize,
+    a: &str,
+    b: &str,
+) -> Result<(u32, u32, u32), Error> {
+    let bad = |reason: String| Error::BadMerge {
+        index,
+        rule: format!("{a} {b}"),
+        reason,
+    };
+    let left = vocab
+        .id_of(a)
+        .ok_or_else(|| bad(format!("{a:?} is not in the vocabulary")))?;
+    let right = vocab
+        .id_of(b)
+        .ok_or_else(|| bad(format!("{b:?} is not in the vocabulary")))?;
     let mut merged = String::with_capacity(a.len() + b.len());
     merged.push_str(a);
     merged.push_str(b);
-    let id = vocab.id_of(&merged).ok_or_else(|| bad(format!("{merged:?} is not in the vocabulary")))?;
+    let id = vocab
+        .id_of(&merged)
+        .ok_or_else(|| bad(format!("{merged:?} is not in the vocabulary")))?;
     Ok((left, right, id))
 }
 
@@ -310,7 +374,11 @@ fn parse_normalizer(v: &Value) -> Result<bool, Error> {
     match type_of(v) {
         "NFC" => Ok(true),
         "Sequence" => {
-            let list = v.get("normalizers").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+            let list = v
+                .get("normalizers")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
             let mut nfc = false;
             for n in list {
                 nfc |= parse_normalizer(n)?;
@@ -323,12 +391,19 @@ fn parse_normalizer(v: &Value) -> Result<bool, Error> {
 
 fn check_decoder(v: &Value) -> Result<(), Error> {
     if v.is_null() {
-        return Err(Error::unsupported("decoder", "none (a byte-level BPE needs ByteLevel)"));
+        return Err(Error::unsupported(
+            "decoder",
+            "none (a byte-level BPE needs ByteLevel)",
+        ));
     }
     match type_of(v) {
         "ByteLevel" => Ok(()),
         "Sequence" => {
-            let list = v.get("decoders").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+            let list = v
+                .get("decoders")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
             list.iter().try_for_each(check_decoder)
         }
         _ => Err(Error::unsupported("decoder", short(v))),
@@ -338,7 +413,10 @@ fn check_decoder(v: &Value) -> Result<(), Error> {
 fn parse_pre_tokenizer(v: &Value) -> Result<PreTokenizer, Error> {
     let unsupported = |v: &Value| Error::unsupported("pre_tokenizer", short(v));
     if v.is_null() {
-        return Err(Error::unsupported("pre_tokenizer", "none (a byte-level BPE needs one)"));
+        return Err(Error::unsupported(
+            "pre_tokenizer",
+            "none (a byte-level BPE needs one)",
+        ));
     }
     let byte_level = |b: &Value, use_regex: bool| {
         type_of(b) == "ByteLevel"
@@ -346,23 +424,38 @@ fn parse_pre_tokenizer(v: &Value) -> Result<PreTokenizer, Error> {
             && b.get("use_regex").and_then(Value::as_bool).unwrap_or(true) == use_regex
     };
     match type_of(v) {
-        "ByteLevel" if byte_level(v, true) => Ok(PreTokenizer::Gpt2 { split_digits: false }),
+        "ByteLevel" if byte_level(v, true) => Ok(PreTokenizer::Gpt2 {
+            split_digits: false,
+        }),
         "Sequence" => {
-            let list = v.get("pretokenizers").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+            let list = v
+                .get("pretokenizers")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
             match list {
                 [split, bl] if type_of(split) == "Split" && byte_level(bl, false) => {
-                    let regex = split.get("pattern").and_then(|p| p.get("Regex")).and_then(Value::as_str);
-                    let isolated = split.get("behavior").and_then(Value::as_str) == Some("Isolated");
+                    let regex = split
+                        .get("pattern")
+                        .and_then(|p| p.get("Regex"))
+                        .and_then(Value::as_str);
+                    let isolated =
+                        split.get("behavior").and_then(Value::as_str) == Some("Isolated");
                     let inverted = split.get("invert").and_then(Value::as_bool) == Some(true);
                     match (regex, isolated, inverted) {
-                        (Some(QWEN2_REGEX), true, false) => Ok(PreTokenizer::Qwen2 { max_digits: 1 }),
-                        (Some(LLAMA3_REGEX), true, false) => Ok(PreTokenizer::Qwen2 { max_digits: 3 }),
+                        (Some(QWEN2_REGEX), true, false) => {
+                            Ok(PreTokenizer::Qwen2 { max_digits: 1 })
+                        }
+                        (Some(LLAMA3_REGEX), true, false) => {
+                            Ok(PreTokenizer::Qwen2 { max_digits: 3 })
+                        }
                         _ => Err(unsupported(v)),
                     }
                 }
                 [digits, bl]
                     if type_of(digits) == "Digits"
-                        && digits.get("individual_digits").and_then(Value::as_bool) == Some(true)
+                        && digits.get("individual_digits").and_then(Value::as_bool)
+                            == Some(true)
                         && byte_level(bl, true) =>
                 {
                     Ok(PreTokenizer::Gpt2 { split_digits: true })
@@ -382,7 +475,11 @@ fn parse_post_processor(v: &Value) -> Result<(Vec<u32>, Vec<u32>, bool), Error> 
     match type_of(v) {
         "ByteLevel" => Ok((Vec::new(), Vec::new(), false)),
         "Sequence" => {
-            let list = v.get("processors").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+            let list = v
+                .get("processors")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
             let mut acc = (Vec::new(), Vec::new(), false);
             for p in list {
                 let (pre, suf, t) = parse_post_processor(p)?;
@@ -393,7 +490,10 @@ fn parse_post_processor(v: &Value) -> Result<(Vec<u32>, Vec<u32>, bool), Error> 
             Ok(acc)
         }
         "TemplateProcessing" => {
-            let items = v.get("single").and_then(Value::as_array).ok_or_else(|| Error::field(WHAT, "post_processor.single", "an array"))?;
+            let items = v
+                .get("single")
+                .and_then(Value::as_array)
+                .ok_or_else(|| Error::field(WHAT, "post_processor.single", "an array"))?;
             let specials = v.get("special_tokens");
             let (mut prefix, mut suffix, mut seen_sequence) = (Vec::new(), Vec::new(), false);
             for item in items {
@@ -410,11 +510,24 @@ fn parse_post_processor(v: &Value) -> Result<(Vec<u32>, Vec<u32>, bool), Error> 
                     .and_then(|s| s.get(name))
                     .and_then(|s| s.get("ids"))
                     .and_then(Value::as_array)
-                    .ok_or_else(|| Error::field(WHAT, &format!("post_processor.special_tokens[{name:?}].ids"), "an array"))?;
-                for id in ids {
-                    let id = id.as_u64().and_then(|i| u32::try_from(i).ok()).ok_or_else(|| {
-                        Error::field(WHAT, &format!("post_processor.special_tokens[{name:?}].ids"), "ids")
+                    .ok_or_else(|| {
+                        Error::field(
+                            WHAT,
+                            &format!("post_processor.special_tokens[{name:?}].ids"),
+                            "an array",
+                        )
                     })?;
+                for id in ids {
+                    let id = id
+                        .as_u64()
+                        .and_then(|i| u32::try_from(i).ok())
+                        .ok_or_else(|| {
+                            Error::field(
+                                WHAT,
+                                &format!("post_processor.special_tokens[{name:?}].ids"),
+                                "ids",
+                            )
+                        })?;
                     if seen_sequence {
                         suffix.push(id);
                     } else {
@@ -450,7 +563,11 @@ mod tests {
 
     #[test]
     fn builds_and_rejects() {
-        let t = tiny(serde_json::json!({"type": "ByteLevel", "use_regex": true}), serde_json::json!({})).unwrap();
+        let t = tiny(
+            serde_json::json!({"type": "ByteLevel", "use_regex": true}),
+            serde_json::json!({}),
+        )
+        .unwrap();
         assert_eq!(t.encode("ab<s>a b", false), [2, 4, 0, 3, 1]);
         assert_eq!(t.decode(&[2, 4, 3], false), "ab<s> ");
         assert_eq!(t.decode(&[2, 4, 3], true), "ab ");
@@ -461,14 +578,33 @@ mod tests {
         assert_eq!(t.encode("ab", true), [4, 2]);
         assert_eq!(t.encode("ab", false), [2]);
 
-        let bad = tiny(serde_json::json!({"type": "Whitespace"}), serde_json::json!({}));
-        assert!(matches!(bad, Err(Error::Unsupported { .. })), "{:?}", bad.err());
-        let bad = tiny(serde_json::json!({"type": "ByteLevel"}), serde_json::json!({"normalizer": {"type": "NFKC"}}));
+        let bad = tiny(
+            serde_json::json!({"type": "Whitespace"}),
+            serde_json::json!({}),
+        );
+        assert!(
+            matches!(bad, Err(Error::Unsupported { .. })),
+            "{:?}",
+            bad.err()
+        );
+        let bad = tiny(
+            serde_json::json!({"type": "ByteLevel"}),
+            serde_json::json!({"normalizer": {"type": "NFKC"}}),
+        );
         assert!(matches!(bad, Err(Error::Unsupported { .. })));
         let huge = r#"{"model": {"type": "BPE", "vocab": {"a": 4000000000}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"}}"#;
-        assert!(matches!(Tokenizer::from_tokenizer_json(huge.as_bytes()), Err(Error::Vocab(_))));
-        assert!(matches!(Tokenizer::from_tokenizer_json(b"{"), Err(Error::Json { .. })));
+        assert!(matches!(
+            Tokenizer::from_tokenizer_json(huge.as_bytes()),
+            Err(Error::Vocab(_))
+        ));
+        assert!(matches!(
+            Tokenizer::from_tokenizer_json(b"{"),
+            Err(Error::Json { .. })
+        ));
         let bad_merge = r#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a x"]}, "pre_tokenizer": {"type": "ByteLevel"}}"#;
-        assert!(matches!(Tokenizer::from_tokenizer_json(bad_merge.as_bytes()), Err(Error::BadMerge { index: 0, .. })));
+        assert!(matches!(
+            Tokenizer::from_tokenizer_json(bad_merge.as_bytes()),
+            Err(Error::BadMerge { index: 0, .. })
+        ));
     }
 }

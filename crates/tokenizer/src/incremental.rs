@@ -21,7 +21,11 @@ impl<'a> IncrementalDecoder<'a> {
 
     /// A decoder that leaves special tokens out when `skip_special` (like `decode(ids, true)`).
     pub fn with_skip_special(tok: &'a Tokenizer, skip_special: bool) -> IncrementalDecoder<'a> {
-        IncrementalDecoder { tok, skip_special, pending: Vec::new() }
+        IncrementalDecoder {
+            tok,
+            skip_special,
+            pending: Vec::new(),
+        }
     }
 
     /// Adds one id; returns the text it completes, if any.

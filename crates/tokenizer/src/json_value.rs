@@ -28,7 +28,10 @@ pub enum JsonValue {
 impl JsonValue {
     /// Parses JSON text, keeping key order.
     pub fn parse(text: &str) -> Result<JsonValue, Error> {
-        serde_json::from_str(text).map_err(|source| Error::Json { what: "JSON value".into(), source })
+        serde_json::from_str(text).map_err(|source| Error::Json {
+            what: "JSON value".into(),
+            source,
+        })
     }
 
     /// The value of `key` in an object.
@@ -80,10 +83,14 @@ impl From<&serde_json::Value> for JsonValue {
             serde_json::Value::Bool(b) => JsonValue::Bool(*b),
             serde_json::Value::Number(n) => JsonValue::Number(n.clone()),
             serde_json::Value::String(s) => JsonValue::String(s.clone()),
-            serde_json::Value::Array(a) => JsonValue::Array(a.iter().map(JsonValue::from).collect()),
-            serde_json::Value::Object(o) => {
-                JsonValue::Object(o.iter().map(|(k, v)| (k.clone(), JsonValue::from(v))).collect())
+            serde_json::Value::Array(a) => {
+                JsonValue::Array(a.iter().map(JsonValue::from).collect())
             }
+            serde_json::Value::Object(o) => JsonValue::Object(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), JsonValue::from(v)))
+                    .collect(),
+            ),
         }
     }
 }
@@ -192,11 +199,16 @@ mod tests {
     fn keeps_key_order() {
         let v = JsonValue::parse(r#"{"type": "function", "b": [1, -2, 3.5, null, true], "a": {"z": 1, "y": 2}, "b": "last"}"#)
             .unwrap();
-        let JsonValue::Object(entries) = &v else { panic!("an object") };
+        let JsonValue::Object(entries) = &v else {
+            panic!("an object")
+        };
         let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["type", "b", "a"]);
         assert_eq!(v.get("b").and_then(JsonValue::as_str), Some("last"));
-        assert_eq!(serde_json::to_string(&v).unwrap(), r#"{"type":"function","b":"last","a":{"z":1,"y":2}}"#);
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"type":"function","b":"last","a":{"z":1,"y":2}}"#
+        );
         assert!(JsonValue::parse("{").is_err());
     }
 }

@@ -15,9 +15,21 @@ pub enum PreTokenizer {
 }
 
 impl PreTokenizer {
+    /// The pieces of `text` (the pre-tokenizer's split, for inspection and tests).
+    pub fn pieces<'a>(&self, text: &'a str) -> Vec<&'a str> {
+        let mut out = Vec::new();
+        self.split(text, &mut SplitBuf::default(), |a, b| out.push(&text[a..b]));
+        out
+    }
+
     /// Calls `piece(start, end)` with the byte range of each piece of `text`, in order; the
     /// pieces tile the text. `buf` is reusable scratch space.
-    pub(crate) fn split(&self, text: &str, buf: &mut SplitBuf, mut piece: impl FnMut(usize, usize)) {
+    pub(crate) fn split(
+        &self,
+        text: &str,
+        buf: &mut SplitBuf,
+        mut piece: impl FnMut(usize, usize),
+    ) {
         buf.chars.clear();
         buf.offsets.clear();
         for (b, c) in text.char_indices() {
@@ -31,7 +43,7 @@ impl PreTokenizer {
             PreTokenizer::Qwen2 { max_digits } => {
                 let mut i = 0;
                 while i < cs.len() {
-                    let j = split_qwen2::match_at(&cs, i, max_digits);
+                    let j = split_qwen2::match_at(cs, i, max_digits);
                     piece(byte_at(i), byte_at(j));
                     i = j;
                 }
@@ -43,7 +55,10 @@ impl PreTokenizer {
                     let end = if split_digits && is_number(cs[start]) {
                         start + 1
                     } else if split_digits {
-                        cs[start..].iter().position(|&c| is_number(c)).map_or(cs.len(), |p| start + p)
+                        cs[start..]
+                            .iter()
+                            .position(|&c| is_number(c))
+                            .map_or(cs.len(), |p| start + p)
                     } else {
                         cs.len()
                     };

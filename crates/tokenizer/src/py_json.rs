@@ -28,10 +28,16 @@ pub(crate) fn tojson_filter(value: &Value, args: &[Value], kwargs: Kwargs) -> Re
     let indent = match arg(1, "indent")? {
         None => None,
         Some(v) if v.is_none() || v.is_undefined() => None,
-        Some(v) if v.kind() == ValueKind::String => Some(v.as_str().unwrap_or_default().to_string()),
+        Some(v) if v.kind() == ValueKind::String => {
+            Some(v.as_str().unwrap_or_default().to_string())
+        }
         Some(v) => {
-            let n = usize::try_from(v.clone())
-                .map_err(|_| Error::new(ErrorKind::InvalidOperation, "tojson: indent must be a count or a string"))?;
+            let n = usize::try_from(v.clone()).map_err(|_| {
+                Error::new(
+                    ErrorKind::InvalidOperation,
+                    "tojson: indent must be a count or a string",
+                )
+            })?;
             Some(" ".repeat(n))
         }
     };
@@ -39,40 +45,70 @@ pub(crate) fn tojson_filter(value: &Value, args: &[Value], kwargs: Kwargs) -> Re
     let mut item_sep = (if indent.is_some() { "," } else { ", " }).to_string();
     let mut key_sep = ": ".to_string();
     if let Some(seps) = arg(2, "separators")?.filter(|v| !v.is_none() && !v.is_undefined()) {
-        let a = seps.get_item_by_index(0).ok().and_then(|v| v.as_str().map(str::to_string));
-        let b = seps.get_item_by_index(1).ok().and_then(|v| v.as_str().map(str::to_string));
+        let a = seps
+            .get_item_by_index(0)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string));
+        let b = seps
+            .get_item_by_index(1)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string));
         match (a, b) {
             (Some(a), Some(b)) => {
                 item_sep = a;
                 key_sep = b;
             }
-            _ => return Err(Error::new(ErrorKind::InvalidOperation, "tojson: separators must be two strings")),
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    "tojson: separators must be two strings",
+                ))
+            }
         }
     }
     let sort_keys = arg(3, "sort_keys")?.is_some_and(|v| v.is_true());
     kwargs.assert_all_used()?;
-    let opts = DumpOptions { ensure_ascii, indent, item_sep, key_sep, sort_keys };
+    let opts = DumpOptions {
+        ensure_ascii,
+        indent,
+        item_sep,
+        key_sep,
+        sort_keys,
+    };
     let mut out = String::new();
     dump(value, &opts, 0, &mut out)?;
     Ok(Value::from_safe_string(out))
 }
 
 /// Appends the JSON text of `v` to `out`.
-pub(crate) fn dump(v: &Value, opts: &DumpOptions, depth: usize, out: &mut String) -> Result<(), Error> {
+pub(crate) fn dump(
+    v: &Value,
+    opts: &DumpOptions,
+    depth: usize,
+    out: &mut String,
+) -> Result<(), Error> {
     if depth > 512 {
-        return Err(Error::new(ErrorKind::InvalidOperation, "tojson: value nested too deeply"));
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "tojson: value nested too deeply",
+        ));
     }
     match v.kind() {
         ValueKind::None => out.push_str("null"),
         ValueKind::Undefined => {
-            return Err(Error::new(ErrorKind::InvalidOperation, "tojson: cannot serialize an undefined value"))
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                "tojson: cannot serialize an undefined value",
+            ))
         }
         ValueKind::Bool => out.push_str(if v.is_true() { "true" } else { "false" }),
         ValueKind::Number => dump_number(v, out),
         ValueKind::String => dump_str(v.as_str().unwrap_or_default(), opts.ensure_ascii, out),
         ValueKind::Seq | ValueKind::Iterable => {
             let items: Vec<Value> = v.try_iter()?.collect();
-            dump_container(out, opts, depth, '[', ']', &items, |item, out| dump(item, opts, depth + 1, out))?;
+            dump_container(out, opts, depth, '[', ']', &items, |item, out| {
+                dump(item, opts, depth + 1, out)
+            })?;
         }
         ValueKind::Map => {
             let mut entries = Vec::new();
@@ -139,7 +175,12 @@ fn key_string(key: &Value) -> Result<String, Error> {
             dump_number(key, &mut s);
             s
         }
-        _ => return Err(Error::new(ErrorKind::InvalidOperation, format!("tojson: keys must be strings, not {key}"))),
+        _ => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("tojson: keys must be strings, not {key}"),
+            ))
+        }
     })
 }
 
@@ -147,7 +188,9 @@ fn dump_number(v: &Value, out: &mut String) {
     if v.is_integer() {
         out.push_str(&v.to_string());
     } else {
-        out.push_str(&python_float_repr(f64::try_from(v.clone()).unwrap_or(f64::NAN)));
+        out.push_str(&python_float_repr(
+            f64::try_from(v.clone()).unwrap_or(f64::NAN),
+        ));
     }
 }
 
@@ -192,7 +235,11 @@ pub(crate) fn python_float_repr(x: f64) -> String {
             s.push('.');
             s.push_str(&digits[1..]);
         }
-        s.push_str(&format!("e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs()));
+        s.push_str(&format!(
+            "e{}{:02}",
+            if exp < 0 { '-' } else { '+' },
+            exp.abs()
+        ));
     }
     s
 }
@@ -243,7 +290,7 @@ mod tests {
             (1.7976931348623157e308, "1.7976931348623157e+308"),
             (0.0, "0.0"),
             (-0.0, "-0.0"),
-            (3.14159, "3.14159"),
+            (2.71, "2.71"),
             (2.5e100, "2.5e+100"),
         ];
         for (x, want) in cases {

@@ -20,7 +20,9 @@ fn is_other(c: char) -> bool {
 /// Unicode simple case folding (`ſ` U+017F folds to `s`, the Kelvin sign U+212A to `k`).
 #[inline]
 fn eq_fold(c: char, lower: char) -> bool {
-    c.to_ascii_lowercase() == lower || (lower == 's' && c == '\u{17F}') || (lower == 'k' && c == '\u{212A}')
+    c.to_ascii_lowercase() == lower
+        || (lower == 's' && c == '\u{17F}')
+        || (lower == 'k' && c == '\u{212A}')
 }
 
 /// Length in chars of the contraction starting at `i`, if any (`'s`, `'t`, `'re`, `'ve`, `'m`, `'ll`, `'d`).
@@ -124,7 +126,10 @@ mod tests {
         assert_eq!(split("don't HE'S"), ["don", "'t", " HE", "'S"]);
         assert_eq!(split("x'ſ"), ["x", "'ſ"]);
         assert_eq!(split("2025!"), ["2", "0", "2", "5", "!"]);
-        assert_eq!(split("a (b) ;;\n\nc"), ["a", " (", "b", ")", " ;;\n\n", "c"]);
+        assert_eq!(
+            split("a (b) ;;\n\nc"),
+            ["a", " (", "b", ")", " ;;\n\n", "c"]
+        );
         assert_eq!(split("\u{a0}non"), ["\u{a0}non"]);
         assert_eq!(split("\r\nCRLF"), ["\r\n", "CRLF"]);
         assert_eq!(split("\t tabs"), ["\t", " tabs"]);

@@ -5,13 +5,36 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use minijinja::{Error, ErrorKind};
 
-const MONTHS: [&str; 12] =
-    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
-const DAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const DAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
 
 /// The template function.
 pub(crate) fn strftime_now(format: &str) -> Result<String, Error> {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     format_utc(format, secs as i64)
 }
 
@@ -49,7 +72,13 @@ pub(crate) fn format_utc(format: &str, unix_secs: i64) -> Result<String, Error> 
         if unpadded {
             spec = chars.next();
         }
-        let num = |n: i64, width: usize| if unpadded { n.to_string() } else { format!("{n:0width$}") };
+        let num = |n: i64, width: usize| {
+            if unpadded {
+                n.to_string()
+            } else {
+                format!("{n:0width$}")
+            }
+        };
         match spec {
             Some('Y') => out.push_str(&year.to_string()),
             Some('y') => out.push_str(&num(year.rem_euclid(100), 2)),
@@ -69,7 +98,10 @@ pub(crate) fn format_utc(format: &str, unix_secs: i64) -> Result<String, Error> 
             other => {
                 return Err(Error::new(
                     ErrorKind::InvalidOperation,
-                    format!("strftime_now: unsupported directive %{}", other.map(String::from).unwrap_or_default()),
+                    format!(
+                        "strftime_now: unsupported directive %{}",
+                        other.map(String::from).unwrap_or_default()
+                    ),
                 ))
             }
         }
@@ -84,8 +116,14 @@ mod tests {
     #[test]
     fn known_dates() {
         // 2024-07-23 14:05:09 UTC was a Tuesday (unix 1721743509).
-        assert_eq!(format_utc("%d %b %Y", 1_721_743_509).unwrap(), "23 Jul 2024");
-        assert_eq!(format_utc("%A %B %-d, %H:%M:%S %y %p %I", 1_721_743_509).unwrap(), "Tuesday July 23, 14:05:09 24 PM 02");
+        assert_eq!(
+            format_utc("%d %b %Y", 1_721_743_509).unwrap(),
+            "23 Jul 2024"
+        );
+        assert_eq!(
+            format_utc("%A %B %-d, %H:%M:%S %y %p %I", 1_721_743_509).unwrap(),
+            "Tuesday July 23, 14:05:09 24 PM 02"
+        );
         assert_eq!(format_utc("%Y-%m-%d %a", 0).unwrap(), "1970-01-01 Thu");
         assert_eq!(format_utc("%Y-%m-%d", 951_782_400).unwrap(), "2000-02-29");
         assert!(format_utc("%Q", 0).is_err());

@@ -19,7 +19,10 @@ impl Object for OrderedMap {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
@@ -52,7 +55,10 @@ pub(crate) fn to_template_value(v: &JsonValue) -> Value {
         JsonValue::String(s) => Value::from(s.as_str()),
         JsonValue::Array(a) => Value::from(a.iter().map(to_template_value).collect::<Vec<_>>()),
         JsonValue::Object(o) => Value::from_object(OrderedMap {
-            entries: o.iter().map(|(k, v)| (Value::from(k.as_str()), to_template_value(v))).collect(),
+            entries: o
+                .iter()
+                .map(|(k, v)| (Value::from(k.as_str()), to_template_value(v)))
+                .collect(),
         }),
     }
 }

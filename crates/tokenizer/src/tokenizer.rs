@@ -159,7 +159,9 @@ impl Tokenizer {
 
     /// The text of one token (its bytes, invalid UTF-8 replaced by U+FFFD).
     pub fn token_to_piece(&self, id: u32) -> Option<String> {
-        self.vocab.bytes(id).map(|b| String::from_utf8_lossy(b).into_owned())
+        self.vocab
+            .bytes(id)
+            .map(|b| String::from_utf8_lossy(b).into_owned())
     }
 
     /// The vocabulary string of a token (byte-level form, e.g. `Ġhello`; added tokens as written).

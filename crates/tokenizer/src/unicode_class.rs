@@ -53,12 +53,17 @@ mod tests {
     #[test]
     fn known_categories() {
         // Letters (Lo, Lm, Ll, Lu).
-        for c in ['a', 'Z', 'é', 'ß', 'Ω', 'и', 'ع', 'א', '你', 'ー', 'ｱ', '한', 'ſ'] {
+        for c in [
+            'a', 'Z', 'é', 'ß', 'Ω', 'и', 'ع', 'א', '你', 'ー', 'ｱ', '한', 'ſ',
+        ] {
             assert!(is_letter(c), "{c:?} is \\p{{L}}");
         }
         // Alphabetic but not L: combining marks (Mn/Mc), Nl, So with Other_Alphabetic.
         for c in ['\u{093F}', 'Ⅻ', 'Ⓐ', '\u{0345}'] {
-            assert!(c.is_alphabetic() && !is_letter(c), "{c:?} is Alphabetic but not \\p{{L}}");
+            assert!(
+                c.is_alphabetic() && !is_letter(c),
+                "{c:?} is Alphabetic but not \\p{{L}}"
+            );
         }
         assert!(!is_letter('\u{0301}') && !is_letter('_') && !is_letter('😀'));
         for c in ['0', '٣', '²', '½', 'Ⅻ', '〇', '𝟘'] {
@@ -67,7 +72,9 @@ mod tests {
         for c in ['a', '-', ' ', '\u{200B}', '😀'] {
             assert!(!is_number(c), "{c:?} is not \\p{{N}}");
         }
-        for c in [' ', '\t', '\n', '\r', '\u{0B}', '\u{0C}', '\u{85}', '\u{A0}', '\u{2003}', '\u{3000}'] {
+        for c in [
+            ' ', '\t', '\n', '\r', '\u{0B}', '\u{0C}', '\u{85}', '\u{A0}', '\u{2003}', '\u{3000}',
+        ] {
             assert!(is_space(c), "{c:?} is \\s");
         }
         assert!(!is_space('\u{200B}'), "zero-width space is not White_Space");
@@ -79,9 +86,14 @@ mod tests {
     #[test]
     fn tables_agree_with_std() {
         for cp in 0..=0x10FFFFu32 {
-            let Some(c) = char::from_u32(cp) else { continue };
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
             if is_number(c) {
-                assert!(c.is_numeric(), "U+{cp:04X} in NUMBER but not char::is_numeric");
+                assert!(
+                    c.is_numeric(),
+                    "U+{cp:04X} in NUMBER but not char::is_numeric"
+                );
             }
             if is_letter(c) {
                 assert!(c.is_alphabetic(), "U+{cp:04X} in LETTER but not Alphabetic");
@@ -91,12 +103,17 @@ mod tests {
         // (std's is_numeric is exactly general category N).
         let mut newer = 0;
         for cp in 0..=0x10FFFFu32 {
-            let Some(c) = char::from_u32(cp) else { continue };
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
             if c.is_numeric() && !is_number(c) {
                 newer += 1;
             }
         }
         // Characters std knows from a newer Unicode version than our tables: a handful at most.
-        assert!(newer < 100, "{newer} chars numeric in std but not in NUMBER");
+        assert!(
+            newer < 100,
+            "{newer} chars numeric in std but not in NUMBER"
+        );
     }
 }

@@ -42,10 +42,23 @@ impl Vocab {
     }
 
     /// Sets token `id` (must be < len). A later `set` of the same piece wins the reverse lookup.
-    pub(crate) fn set(&mut self, id: u32, piece: &str, bytes: Vec<u8>, kind: TokenKind) -> Result<(), String> {
+    pub(crate) fn set(
+        &mut self,
+        id: u32,
+        piece: &str,
+        bytes: Vec<u8>,
+        kind: TokenKind,
+    ) -> Result<(), String> {
         let i = id as usize;
-        let (Some(p), Some(b), Some(k)) = (self.pieces.get_mut(i), self.bytes.get_mut(i), self.kinds.get_mut(i)) else {
-            return Err(format!("token id {id} out of range (vocabulary size {})", self.kinds.len()));
+        let (Some(p), Some(b), Some(k)) = (
+            self.pieces.get_mut(i),
+            self.bytes.get_mut(i),
+            self.kinds.get_mut(i),
+        ) else {
+            return Err(format!(
+                "token id {id} out of range (vocabulary size {})",
+                self.kinds.len()
+            ));
         };
         *p = Box::from(piece);
         *b = bytes.into_boxed_slice();
@@ -63,7 +76,10 @@ impl Vocab {
     }
 
     pub(crate) fn kind(&self, id: u32) -> TokenKind {
-        self.kinds.get(id as usize).copied().unwrap_or(TokenKind::Missing)
+        self.kinds
+            .get(id as usize)
+            .copied()
+            .unwrap_or(TokenKind::Missing)
     }
 
     pub(crate) fn piece(&self, id: u32) -> Option<&str> {

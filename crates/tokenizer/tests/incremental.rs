@@ -10,8 +10,7 @@ use proptest::prelude::*;
 use tokenizer::{IncrementalDecoder, Tokenizer};
 
 fn tok() -> &'static Tokenizer {
-    static TOK: OnceLock<Tokenizer> = OnceLock::new();
-    TOK.get_or_init(common::qwen3_tokenizer)
+    common::qwen3_tokenizer()
 }
 
 fn streamed(tok: &Tokenizer, ids: &[u32], skip_special: bool) -> (String, Vec<String>) {
@@ -31,7 +30,10 @@ fn streamed(tok: &Tokenizer, ids: &[u32], skip_special: bool) -> (String, Vec<St
 /// Ids whose bytes are incomplete UTF-8 on their own (e.g. the halves of a CJK char or emoji).
 fn partial_utf8_ids(tok: &Tokenizer) -> Vec<u32> {
     (0..tok.vocab_size() as u32)
-        .filter(|&id| tok.token_bytes(id).is_some_and(|b| std::str::from_utf8(b).is_err()))
+        .filter(|&id| {
+            tok.token_bytes(id)
+                .is_some_and(|b| std::str::from_utf8(b).is_err())
+        })
         .collect()
 }
 
@@ -40,11 +42,17 @@ fn emoji_split_over_tokens_waits_for_completion() {
     let tok = tok();
     let text = "Emoji: 😀🚀🦀👨\u{200d}👩\u{200d}👧\u{200d}👦 日本語のテキスト";
     let ids = tok.encode(text, false);
-    assert!(ids.iter().any(|&id| std::str::from_utf8(tok.token_bytes(id).unwrap_or_default()).is_err()),
-        "the test needs tokens that split a UTF-8 sequence");
+    assert!(
+        ids.iter()
+            .any(|&id| std::str::from_utf8(tok.token_bytes(id).unwrap_or_default()).is_err()),
+        "the test needs tokens that split a UTF-8 sequence"
+    );
     let (all, chunks) = streamed(tok, &ids, false);
     assert_eq!(all, text);
-    assert!(chunks.iter().all(|c| !c.contains('\u{FFFD}')), "no replacement char mid-stream: {chunks:?}");
+    assert!(
+        chunks.iter().all(|c| !c.contains('\u{FFFD}')),
+        "no replacement char mid-stream: {chunks:?}"
+    );
 }
 
 proptest! {

@@ -9,11 +9,17 @@ use tokenizer::{ChatTemplate, JsonValue};
 
 fn qwen3_template() -> ChatTemplate {
     let config = read(&fixtures_dir().join("qwen3-tiny/tokenizer_config.json"));
-    ChatTemplate::from_tokenizer_config(&config).expect("compiling the template").expect("Qwen3 has a chat template")
+    ChatTemplate::from_tokenizer_config(&config)
+        .expect("compiling the template")
+        .expect("Qwen3 has a chat template")
 }
 
 fn ids(v: &JsonValue) -> Vec<u32> {
-    v.as_array().expect("ids").iter().map(|x| x.as_u64().expect("id") as u32).collect()
+    v.as_array()
+        .expect("ids")
+        .iter()
+        .map(|x| x.as_u64().expect("id") as u32)
+        .collect()
 }
 
 #[test]
@@ -31,17 +37,28 @@ fn renders_like_transformers() {
     let mut failures = Vec::new();
     for case in cases {
         let name = case.get("name").and_then(JsonValue::as_str).expect("name");
-        let messages = case.get("messages").and_then(JsonValue::as_array).expect("messages");
+        let messages = case
+            .get("messages")
+            .and_then(JsonValue::as_array)
+            .expect("messages");
         let tools = case.get("tools").and_then(JsonValue::as_array);
-        let add_gen = case.get("add_generation_prompt").and_then(JsonValue::as_bool).expect("add_generation_prompt");
+        let add_gen = case
+            .get("add_generation_prompt")
+            .and_then(JsonValue::as_bool)
+            .expect("add_generation_prompt");
         // enable_thinking null means "not passed" (the template tests `is defined`).
         let mut extra = Vec::new();
         if let Some(v) = case.get("enable_thinking").filter(|v| !v.is_null()) {
             extra.push(("enable_thinking".to_string(), v.clone()));
         }
         let label = format!("{name} (add_generation_prompt={add_gen}, extra={extra:?})");
-        let rendered = template.render_ordered(messages, tools, add_gen, &extra).expect("render");
-        let want = case.get("rendered").and_then(JsonValue::as_str).expect("rendered");
+        let rendered = template
+            .render_ordered(messages, tools, add_gen, &extra)
+            .expect("render");
+        let want = case
+            .get("rendered")
+            .and_then(JsonValue::as_str)
+            .expect("rendered");
         if rendered != want {
             failures.push(format!("{label}:\n--- got\n{rendered}\n--- want\n{want}"));
             continue;
@@ -52,7 +69,12 @@ fn renders_like_transformers() {
             failures.push(format!("{label}: ids {got_ids:?} != {want_ids:?}"));
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 /// The `render` entry point with `serde_json::Value`s gives the same text where key order
@@ -66,8 +88,15 @@ fn render_with_serde_values() {
     ];
     let mut extra = serde_json::Map::new();
     extra.insert("enable_thinking".into(), serde_json::Value::Bool(false));
-    let rendered = template.render(&messages, None, true, &extra).expect("render");
+    let rendered = template
+        .render(&messages, None, true, &extra)
+        .expect("render");
     let expected = common::qwen3_expected();
-    let p2 = expected["prompts"].as_array().expect("prompts").iter().find(|p| p["name"] == "p2_chat").expect("p2_chat");
+    let p2 = expected["prompts"]
+        .as_array()
+        .expect("prompts")
+        .iter()
+        .find(|p| p["name"] == "p2_chat")
+        .expect("p2_chat");
     assert_eq!(rendered, p2["text"].as_str().expect("text"));
 }

@@ -46,7 +46,11 @@ fn encode_one_megabyte() {
         let t = Instant::now();
         let back = tok.decode(&ids, false);
         let dec = t.elapsed();
-        eprintln!("{name}: {} bytes -> {} ids, encode {enc:?}, decode {dec:?}", text.len(), ids.len());
+        eprintln!(
+            "{name}: {} bytes -> {} ids, encode {enc:?}, decode {dec:?}",
+            text.len(),
+            ids.len()
+        );
         assert_eq!(&back, text, "{name}: decode(encode(text)) == text");
     }
 }

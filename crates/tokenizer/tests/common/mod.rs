@@ -1,6 +1,8 @@
 //! Paths and loaders shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod gguf;
+
 use std::path::PathBuf;
 
 use tokenizer::Tokenizer;
@@ -19,7 +21,11 @@ pub fn models_dir() -> PathBuf {
 /// A fetched model file; a missing one fails the test with the way to get it.
 pub fn model_file(rel: &str) -> PathBuf {
     let p = models_dir().join(rel);
-    assert!(p.exists(), "{} is missing: run scripts/fetch-models.sh (or set INFERNO_MODELS_DIR)", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/fetch-models.sh (or set INFERNO_MODELS_DIR)",
+        p.display()
+    );
     p
 }
 
@@ -27,10 +33,14 @@ pub fn read(path: &std::path::Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
-pub fn qwen3_tokenizer() -> Tokenizer {
-    let json = read(&model_file("qwen3-tokenizer/tokenizer.json"));
-    let config = read(&model_file("qwen3-tokenizer/tokenizer_config.json"));
-    Tokenizer::from_hf(&json, Some(&config)).expect("building the Qwen3 tokenizer")
+/// The real Qwen3 tokenizer (tokenizer.json + tokenizer_config.json), built once per test binary.
+pub fn qwen3_tokenizer() -> &'static Tokenizer {
+    static TOK: std::sync::OnceLock<Tokenizer> = std::sync::OnceLock::new();
+    TOK.get_or_init(|| {
+        let json = read(&model_file("qwen3-tokenizer/tokenizer.json"));
+        let config = read(&model_file("qwen3-tokenizer/tokenizer_config.json"));
+        Tokenizer::from_hf(&json, Some(&config)).expect("building the Qwen3 tokenizer")
+    })
 }
 
 pub fn qwen3_expected_text() -> String {
