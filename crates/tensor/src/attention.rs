@@ -75,7 +75,17 @@ pub fn paged_attention(
     scale: f32,
     out: &mut [f32], // [n_tokens, n_heads * head_dim]
 ) -> Result<(), Error> {
-    paged_attention_with_isa(Isa::detect(), pool, q, layer, layout, seqs, n_heads, scale, out)
+    paged_attention_with_isa(
+        Isa::detect(),
+        pool,
+        q,
+        layer,
+        layout,
+        seqs,
+        n_heads,
+        scale,
+        out,
+    )
 }
 
 /// [`paged_attention`] with an explicit instruction set (tests and benchmarks compare tiers). A tier
@@ -93,7 +103,10 @@ pub fn paged_attention_with_isa(
     out: &mut [f32],
 ) -> Result<(), Error> {
     if isa > Isa::best_supported() {
-        return Err(Error::UnsupportedIsa { op: "paged_attention", isa });
+        return Err(Error::UnsupportedIsa {
+            op: "paged_attention",
+            isa,
+        });
     }
     let geo = validate(q, layer, layout, seqs, n_heads, scale, out)?;
 
@@ -145,14 +158,18 @@ fn validate(
 ) -> Result<Geometry, Error> {
     layout.check_layer(layer)?;
     let (hd, nkv, bs) = (layout.head_dim, layout.n_kv_heads, layout.block_size);
-    if n_heads == 0 || n_heads % nkv != 0 {
-        return Err(Error::Shape(format!("paged_attention: n_heads {n_heads} is not a positive multiple of n_kv_heads {nkv}")));
+    if n_heads == 0 || !n_heads.is_multiple_of(nkv) {
+        return Err(Error::Shape(format!(
+            "paged_attention: n_heads {n_heads} is not a positive multiple of n_kv_heads {nkv}"
+        )));
     }
     if hd > MAX_HEAD_DIM {
-        return Err(Error::Shape(format!("paged_attention: head_dim {hd} exceeds {MAX_HEAD_DIM}")));
+        return Err(Error::Shape(format!(
+            "paged_attention: head_dim {hd} exceeds {MAX_HEAD_DIM}"
+        )));
     }
     let q_stride = n_heads * hd;
-    if q.len() % q_stride != 0 || out.len() != q.len() {
+    if !q.len().is_multiple_of(q_stride) || out.len() != q.len() {
         return Err(Error::Shape(format!(
             "paged_attention: q {} / out {} values, expected equal multiples of n_heads*head_dim = {q_stride}",
             q.len(),
@@ -164,10 +181,18 @@ fn validate(
         let bad = |msg: String| Err(Error::BadSequence { seq: si, msg });
         match s.token_start.checked_add(s.n_tokens) {
             Some(end) if end <= n_rows => {}
-            _ => return bad(format!("tokens {}+{} exceed the {n_rows} rows of q", s.token_start, s.n_tokens)),
+            _ => {
+                return bad(format!(
+                    "tokens {}+{} exceed the {n_rows} rows of q",
+                    s.token_start, s.n_tokens
+                ))
+            }
         }
         if s.n_tokens > s.ctx_len {
-            return bad(format!("{} new tokens exceed ctx_len {}", s.n_tokens, s.ctx_len));
+            return bad(format!(
+                "{} new tokens exceed ctx_len {}",
+                s.n_tokens, s.ctx_len
+            ));
         }
         let need = s.ctx_len.div_ceil(bs);
         if s.block_table.len() < need {
@@ -177,24 +202,47 @@ fn validate(
                 s.ctx_len
             ));
         }
-        if let Some((index, &block)) = s.block_table[..need].iter().enumerate().find(|(_, &b)| b as usize >= layout.num_blocks) {
-            return Err(Error::BlockOutOfRange { seq: si, index, block, num_blocks: layout.num_blocks });
+        if let Some((index, &block)) = s.block_table[..need]
+            .iter()
+            .enumerate()
+            .find(|(_, &b)| b as usize >= layout.num_blocks)
+        {
+            return Err(Error::BlockOutOfRange {
+                seq: si,
+                index,
+                block,
+                num_blocks: layout.num_blocks,
+            });
         }
     }
     // Disjoint token ranges (tasks of different sequences write different rows of `out`).
-    let sorted = seqs.windows(2).all(|w| w[0].token_start + w[0].n_tokens <= w[1].token_start);
+    let sorted = seqs
+        .windows(2)
+        .all(|w| w[0].token_start + w[0].n_tokens <= w[1].token_start);
     if !sorted {
         for (i, a) in seqs.iter().enumerate() {
             for b in &seqs[..i] {
-                let overlap = a.token_start < b.token_start + b.n_tokens && b.token_start < a.token_start + a.n_tokens;
+                let overlap = a.token_start < b.token_start + b.n_tokens
+                    && b.token_start < a.token_start + a.n_tokens;
                 if overlap && a.n_tokens > 0 && b.n_tokens > 0 {
-                    return Err(Error::BadSequence { seq: i, msg: "token rows overlap another sequence's".into() });
+                    return Err(Error::BadSequence {
+                        seq: i,
+                        msg: "token rows overlap another sequence's".into(),
+                    });
                 }
             }
         }
     }
     let rows_per_task = (TASK_ACC_VALUES / hd).clamp(1, MAX_ROWS);
-    Ok(Geometry { n_heads, head_dim: hd, group: n_heads / nkv, n_kv_heads: nkv, block_size: bs, rows_per_task, scale })
+    Ok(Geometry {
+        n_heads,
+        head_dim: hd,
+        group: n_heads / nkv,
+        n_kv_heads: nkv,
+        block_size: bs,
+        rows_per_task,
+        scale,
+    })
 }
 
 /// Dispatches [`task_body`] on the instruction set.
@@ -217,12 +265,28 @@ unsafe fn run_task(
     {
         use crate::simd::x86::{Avx2, Avx512};
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
-        unsafe fn avx512(g: &Geometry, q: &[f32], l: &PagedKvLayer, s: &AttnSeq, h: usize, c: usize, o: &DisjointMut<f32>) {
+        unsafe fn avx512(
+            g: &Geometry,
+            q: &[f32],
+            l: &PagedKvLayer,
+            s: &AttnSeq,
+            h: usize,
+            c: usize,
+            o: &DisjointMut<f32>,
+        ) {
             // SAFETY: forwarded contract.
             unsafe { task_body::<Avx512>(g, q, l, s, h, c, o) }
         }
         #[target_feature(enable = "avx2,fma,f16c")]
-        unsafe fn avx2(g: &Geometry, q: &[f32], l: &PagedKvLayer, s: &AttnSeq, h: usize, c: usize, o: &DisjointMut<f32>) {
+        unsafe fn avx2(
+            g: &Geometry,
+            q: &[f32],
+            l: &PagedKvLayer,
+            s: &AttnSeq,
+            h: usize,
+            c: usize,
+            o: &DisjointMut<f32>,
+        ) {
             // SAFETY: forwarded contract.
             unsafe { task_body::<Avx2>(g, q, l, s, h, c, o) }
         }
@@ -301,15 +365,31 @@ unsafe fn task_body<S: Lanes>(
                     let qr = qp.add(q_off(r));
                     let mut j = 0;
                     while j + 4 <= vis {
-                        dots::<S, 4>(qr, kp.add(base + j * kv_stride), kv_stride, hd, geo.scale, &mut scores[j..j + 4]);
+                        dots::<S, 4>(
+                            qr,
+                            kp.add(base + j * kv_stride),
+                            kv_stride,
+                            hd,
+                            geo.scale,
+                            &mut scores[j..j + 4],
+                        );
                         j += 4;
                     }
                     while j < vis {
-                        dots::<S, 1>(qr, kp.add(base + j * kv_stride), kv_stride, hd, geo.scale, &mut scores[j..j + 1]);
+                        dots::<S, 1>(
+                            qr,
+                            kp.add(base + j * kv_stride),
+                            kv_stride,
+                            hd,
+                            geo.scale,
+                            &mut scores[j..j + 1],
+                        );
                         j += 1;
                     }
                 }
-                let tile_max = scores[..vis].iter().fold(f32::NEG_INFINITY, |a, &s| a.max(s));
+                let tile_max = scores[..vis]
+                    .iter()
+                    .fold(f32::NEG_INFINITY, |a, &s| a.max(s));
                 let m_new = m[r].max(tile_max);
                 let alpha = (m[r] - m_new).exp();
                 let mut lr = l[r] * alpha;
@@ -320,7 +400,16 @@ unsafe fn task_body<S: Lanes>(
                 l[r] = lr;
                 m[r] = m_new;
                 // SAFETY: acc row r is inside `acc` (nr·hd <= TASK_ACC_VALUES); values as keys above.
-                unsafe { accumulate_v::<S>(acc.as_mut_ptr().add(r * hd), alpha, &scores[..vis], vp.add(base), kv_stride, hd) };
+                unsafe {
+                    accumulate_v::<S>(
+                        acc.as_mut_ptr().add(r * hd),
+                        alpha,
+                        &scores[..vis],
+                        vp.add(base),
+                        kv_stride,
+                        hd,
+                    )
+                };
             }
             ts += tile_len;
         }
@@ -342,7 +431,14 @@ unsafe fn task_body<S: Lanes>(
 /// # Safety
 /// `q` has `hd` readable f32; each key `k + j·stride` has `hd`; `out.len() >= J`.
 #[inline(always)]
-unsafe fn dots<S: Lanes, const J: usize>(q: *const f32, k: *const f32, stride: usize, hd: usize, scale: f32, out: &mut [f32]) {
+unsafe fn dots<S: Lanes, const J: usize>(
+    q: *const f32,
+    k: *const f32,
+    stride: usize,
+    hd: usize,
+    scale: f32,
+    out: &mut [f32],
+) {
     // SAFETY: offsets stay inside the rows the caller promised.
     unsafe {
         let hd_vec = hd / S::N * S::N;
@@ -371,7 +467,14 @@ unsafe fn dots<S: Lanes, const J: usize>(q: *const f32, k: *const f32, stride: u
 /// # Safety
 /// `acc` has `hd` writable f32; each value row `v + j·stride` (j < p.len()) has `hd` readable.
 #[inline(always)]
-unsafe fn accumulate_v<S: Lanes>(acc: *mut f32, alpha: f32, p: &[f32], v: *const f32, stride: usize, hd: usize) {
+unsafe fn accumulate_v<S: Lanes>(
+    acc: *mut f32,
+    alpha: f32,
+    p: &[f32],
+    v: *const f32,
+    stride: usize,
+    hd: usize,
+) {
     const BLOCK: usize = 4;
     // SAFETY: offsets stay inside the rows the caller promised.
     unsafe {

@@ -56,6 +56,9 @@ impl Isa {
     /// Every tier this CPU can run, lowest first (for tests comparing them).
     pub fn all_supported() -> Vec<Isa> {
         let best = Isa::best_supported();
-        [Isa::Scalar, Isa::Avx2, Isa::Avx512].into_iter().filter(|&i| i <= best).collect()
+        [Isa::Scalar, Isa::Avx2, Isa::Avx512]
+            .into_iter()
+            .filter(|&i| i <= best)
+            .collect()
     }
 }

@@ -18,7 +18,11 @@ unsafe impl<T: Send> Sync for DisjointMut<'_, T> {}
 
 impl<'a, T> DisjointMut<'a, T> {
     pub(crate) fn new(slice: &'a mut [T]) -> Self {
-        DisjointMut { ptr: slice.as_mut_ptr(), len: slice.len(), _borrow: PhantomData }
+        DisjointMut {
+            ptr: slice.as_mut_ptr(),
+            len: slice.len(),
+            _borrow: PhantomData,
+        }
     }
 
     /// The base pointer, for kernels that write a strided part (e.g. a column block of a
@@ -39,7 +43,11 @@ impl<'a, T> DisjointMut<'a, T> {
     #[allow(clippy::mut_from_ref)]
     pub(crate) unsafe fn part(&self, start: usize, len: usize) -> &mut [T] {
         let end = start.checked_add(len);
-        assert!(end.is_some_and(|e| e <= self.len), "DisjointMut part {start}+{len} out of {}", self.len);
+        assert!(
+            end.is_some_and(|e| e <= self.len),
+            "DisjointMut part {start}+{len} out of {}",
+            self.len
+        );
         // SAFETY: in bounds (checked above); exclusivity is the caller's promise.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
     }

@@ -24,8 +24,14 @@ impl KvLayout {
 
     /// f32 values in one of K or V, with every size checked non-zero and overflow-free.
     pub fn layer_len(&self) -> Result<usize, Error> {
-        if self.num_blocks == 0 || self.block_size == 0 || self.n_kv_heads == 0 || self.head_dim == 0 {
-            return Err(Error::KvLayout(format!("every dimension must be > 0: {self:?}")));
+        if self.num_blocks == 0
+            || self.block_size == 0
+            || self.n_kv_heads == 0
+            || self.head_dim == 0
+        {
+            return Err(Error::KvLayout(format!(
+                "every dimension must be > 0: {self:?}"
+            )));
         }
         [self.block_size, self.n_kv_heads, self.head_dim]
             .iter()
@@ -58,7 +64,10 @@ impl PagedKvLayer {
     /// A zeroed layer of the given layout.
     pub fn new(layout: &KvLayout) -> Result<Self, Error> {
         let len = layout.layer_len()?;
-        Ok(PagedKvLayer { k: vec![0.0; len], v: vec![0.0; len] })
+        Ok(PagedKvLayer {
+            k: vec![0.0; len],
+            v: vec![0.0; len],
+        })
     }
 
     /// Copies block `src` onto block `dst` in K and V (copy-on-write of a shared partial block).
@@ -101,10 +110,22 @@ pub fn write_kv(
         )));
     }
     let n_slots = layout.n_slots();
-    if let Some((index, &slot)) = slot_mapping.iter().enumerate().find(|(_, &s)| s as usize >= n_slots) {
-        return Err(Error::SlotOutOfRange { index, slot, n_slots });
+    if let Some((index, &slot)) = slot_mapping
+        .iter()
+        .enumerate()
+        .find(|(_, &s)| s as usize >= n_slots)
+    {
+        return Err(Error::SlotOutOfRange {
+            index,
+            slot,
+            n_slots,
+        });
     }
-    for ((&slot, kr), vr) in slot_mapping.iter().zip(k.chunks_exact(tl)).zip(v.chunks_exact(tl)) {
+    for ((&slot, kr), vr) in slot_mapping
+        .iter()
+        .zip(k.chunks_exact(tl))
+        .zip(v.chunks_exact(tl))
+    {
         let at = slot as usize * tl;
         layer.k[at..at + tl].copy_from_slice(kr);
         layer.v[at..at + tl].copy_from_slice(vr);

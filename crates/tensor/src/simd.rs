@@ -92,7 +92,7 @@ macro_rules! lanes8_via_scalar {
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86 {
-    use super::{Bf16W, F16W, F32W, Upcast, WeightFmt};
+    use super::{Bf16W, Upcast, WeightFmt, F16W, F32W};
     use std::arch::x86_64::*;
 
     // SAFETY (all loaders): the caller promises `N` elements readable at `p`; every load here is an
@@ -125,11 +125,19 @@ pub(crate) mod x86 {
         lanes8_via_scalar!();
         #[inline(always)]
         unsafe fn avx2(p: *const u8) -> __m256 {
-            unsafe { _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(_mm_loadu_si128(p.cast())))) }
+            unsafe {
+                _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(
+                    _mm_loadu_si128(p.cast()),
+                )))
+            }
         }
         #[inline(always)]
         unsafe fn avx512(p: *const u8) -> __m512 {
-            unsafe { _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(_mm256_loadu_si256(p.cast())))) }
+            unsafe {
+                _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(
+                    _mm256_loadu_si256(p.cast()),
+                )))
+            }
         }
     }
 
@@ -227,7 +235,7 @@ pub(crate) mod x86 {
 
 #[cfg(not(target_arch = "x86_64"))]
 mod portable_upcast {
-    use super::{Bf16W, F16W, F32W, Upcast, WeightFmt};
+    use super::{Bf16W, Upcast, WeightFmt, F16W, F32W};
     impl Upcast for F32W {
         lanes8_via_scalar!();
     }
@@ -281,4 +289,3 @@ impl Lanes for Portable {
         ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]))
     }
 }
-

@@ -25,7 +25,9 @@ impl Storage {
             Storage::F32(v) => {
                 let v: &[f32] = v;
                 // SAFETY: f32 has no invalid bit patterns and u8 has alignment 1.
-                unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), std::mem::size_of_val(v)) }
+                unsafe {
+                    std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), std::mem::size_of_val(v))
+                }
             }
             Storage::Bytes(b) => b,
             Storage::Mapped { map, offset, len } => &map[*offset..*offset + *len],

@@ -29,20 +29,28 @@ impl Tensor {
                 dtype.block_size()
             )));
         }
-        let need = dtype
-            .row_bytes(n)
-            .ok_or_else(|| Error::Shape(format!("{n} values of {dtype} do not fill whole blocks")))?;
+        let need = dtype.row_bytes(n).ok_or_else(|| {
+            Error::Shape(format!("{n} values of {dtype} do not fill whole blocks"))
+        })?;
         if need != storage.len_bytes() {
             return Err(Error::Shape(format!(
                 "{dtype} {shape:?} needs {need} bytes, storage has {}",
                 storage.len_bytes()
             )));
         }
-        Ok(Tensor { dtype, shape, storage })
+        Ok(Tensor {
+            dtype,
+            shape,
+            storage,
+        })
     }
 
     pub fn from_f32(shape: Shape, data: Vec<f32>) -> Result<Self, Error> {
-        Tensor::new(GgmlType::F32, shape, Storage::F32(std::sync::Arc::new(data)))
+        Tensor::new(
+            GgmlType::F32,
+            shape,
+            Storage::F32(std::sync::Arc::new(data)),
+        )
     }
 
     pub fn numel(&self) -> usize {

@@ -116,7 +116,9 @@ pub struct ThreadPool {
 
 impl std::fmt::Debug for ThreadPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ThreadPool").field("n_threads", &self.n_threads()).finish()
+        f.debug_struct("ThreadPool")
+            .field("n_threads", &self.n_threads())
+            .finish()
     }
 }
 
@@ -146,7 +148,12 @@ impl ThreadPool {
                     .unwrap_or_else(|e| panic!("cannot spawn thread pool worker {i}: {e}"))
             })
             .collect();
-        ThreadPool { shared, workers, busy: AtomicBool::new(false), spare: Mutex::new(Vec::new()) }
+        ThreadPool {
+            shared,
+            workers,
+            busy: AtomicBool::new(false),
+            spare: Mutex::new(Vec::new()),
+        }
     }
 
     /// A pool sized to the machine's available parallelism.
@@ -177,11 +184,13 @@ impl ThreadPool {
         let f_ref: &(dyn Fn(usize) + Sync + '_) = &f;
         // SAFETY: only the lifetime is erased (same fat-pointer layout); see `Job::f` for why no
         // thread calls it after this function returns.
-        let f_ptr: *const TaskFn = unsafe { std::mem::transmute(f_ref as *const (dyn Fn(usize) + Sync + '_)) };
+        let f_ptr: *const TaskFn =
+            unsafe { std::mem::transmute(f_ref as *const (dyn Fn(usize) + Sync + '_)) };
 
         let mut job = self.take_spare();
         {
-            let j = Arc::get_mut(&mut job).unwrap_or_else(|| unreachable!("spare jobs are unshared"));
+            let j =
+                Arc::get_mut(&mut job).unwrap_or_else(|| unreachable!("spare jobs are unshared"));
             j.f = f_ptr;
             j.n_tasks = n_tasks;
             *j.next.get_mut() = 0;
@@ -217,7 +226,9 @@ impl ThreadPool {
     }
 
     fn try_begin(&self) -> bool {
-        self.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok()
+        self.busy
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
     }
 
     /// A job record no worker holds, recycled when possible.
@@ -266,10 +277,12 @@ fn worker_loop(shared: &Shared) {
         while shared.generation.load(Ordering::Acquire) == seen {
             std::hint::spin_loop();
             spins = spins.wrapping_add(1);
-            if spins % 256 == 0 && start.elapsed() > SPIN_BEFORE_PARK {
+            if spins.is_multiple_of(256) && start.elapsed() > SPIN_BEFORE_PARK {
                 let mut cur = lock(&shared.current);
                 shared.sleepers.fetch_add(1, Ordering::Relaxed);
-                while shared.generation.load(Ordering::Acquire) == seen && !shared.shutdown.load(Ordering::Acquire) {
+                while shared.generation.load(Ordering::Acquire) == seen
+                    && !shared.shutdown.load(Ordering::Acquire)
+                {
                     cur = shared.wake.wait(cur).unwrap_or_else(|e| e.into_inner());
                 }
                 shared.sleepers.fetch_sub(1, Ordering::Relaxed);

@@ -3,7 +3,10 @@
 
 mod common;
 use common::{assert_bits_eq, assert_close, Rng};
-use tensor::{paged_attention, paged_attention_with_isa, write_kv, AttnSeq, Isa, KvLayout, PagedKvLayer, ThreadPool};
+use tensor::{
+    paged_attention, paged_attention_with_isa, write_kv, AttnSeq, Isa, KvLayout, PagedKvLayer,
+    ThreadPool,
+};
 
 /// One sequence's data: K/V for positions 0..ctx_len (contiguous) and q for its new tokens.
 struct SeqData {
@@ -27,7 +30,11 @@ fn naive(s: &SeqData, n_heads: usize, n_kv: usize, hd: usize, scale: f32) -> Vec
             let scores: Vec<f64> = (0..=pos)
                 .map(|j| {
                     let k = &s.k[(j * n_kv + kvh) * hd..][..hd];
-                    q.iter().zip(k).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum::<f64>() * f64::from(scale)
+                    q.iter()
+                        .zip(k)
+                        .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                        .sum::<f64>()
+                        * f64::from(scale)
                 })
                 .collect();
             let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -67,9 +74,18 @@ fn setup(
         let k = rng.vec(ctx_len * n_kv * hd, 1.0);
         let v = rng.vec(ctx_len * n_kv * hd, 1.0);
         let q = rng.vec(n_new * n_heads * hd, 1.0);
-        let slots: Vec<u32> = (0..ctx_len).map(|p| block_table[p / bs] * bs as u32 + (p % bs) as u32).collect();
+        let slots: Vec<u32> = (0..ctx_len)
+            .map(|p| block_table[p / bs] * bs as u32 + (p % bs) as u32)
+            .collect();
         write_kv(&mut layer, layout, &k, &v, &slots).expect("write_kv");
-        seqs.push(SeqData { ctx_len, n_new, k, v, q, block_table });
+        seqs.push(SeqData {
+            ctx_len,
+            n_new,
+            k,
+            v,
+            q,
+            block_table,
+        });
     }
     (layer, seqs)
 }
@@ -91,12 +107,22 @@ fn run_batch(
     let mut q = Vec::new();
     let mut attn = Vec::new();
     for &i in order {
-        attn.push(AttnSeq { token_start: q.len() / row, n_tokens: seqs[i].n_new, ctx_len: seqs[i].ctx_len, block_table: &seqs[i].block_table });
+        attn.push(AttnSeq {
+            token_start: q.len() / row,
+            n_tokens: seqs[i].n_new,
+            ctx_len: seqs[i].ctx_len,
+            block_table: &seqs[i].block_table,
+        });
         q.extend_from_slice(&seqs[i].q);
     }
     let mut out = vec![f32::NAN; q.len()];
-    paged_attention_with_isa(isa, pool, &q, layer, layout, &attn, n_heads, scale, &mut out).expect("attention");
-    attn.iter().map(|a| out[a.token_start * row..(a.token_start + a.n_tokens) * row].to_vec()).collect()
+    paged_attention_with_isa(
+        isa, pool, &q, layer, layout, &attn, n_heads, scale, &mut out,
+    )
+    .expect("attention");
+    attn.iter()
+        .map(|a| out[a.token_start * row..(a.token_start + a.n_tokens) * row].to_vec())
+        .collect()
 }
 
 #[test]
@@ -104,8 +130,20 @@ fn paged_attention_matches_naive_causal_attention() {
     let mut rng = Rng::new(20);
     let pool = ThreadPool::new(2);
     // (block_size, n_heads, n_kv_heads, head_dim)
-    for &(bs, n_heads, n_kv, hd) in &[(16, 4, 2, 32), (4, 8, 2, 64), (1, 2, 2, 16), (32, 16, 4, 128), (7, 3, 1, 100), (16, 2, 1, 8)] {
-        let layout = KvLayout { num_blocks: 64, block_size: bs, n_kv_heads: n_kv, head_dim: hd };
+    for &(bs, n_heads, n_kv, hd) in &[
+        (16, 4, 2, 32),
+        (4, 8, 2, 64),
+        (1, 2, 2, 16),
+        (32, 16, 4, 128),
+        (7, 3, 1, 100),
+        (16, 2, 1, 8),
+    ] {
+        let layout = KvLayout {
+            num_blocks: 64,
+            block_size: bs,
+            n_kv_heads: n_kv,
+            head_dim: hd,
+        };
         // Prefill, chunked prefill, decode, a single token, a long one.
         let shapes: Vec<(usize, usize)> = [(19usize, 19usize), (40, 9), (33, 1), (1, 1), (90, 30)]
             .into_iter()
@@ -119,7 +157,16 @@ fn paged_attention_matches_naive_causal_attention() {
             for (s, got) in seqs.iter().zip(&outs) {
                 let want = naive(s, n_heads, n_kv, hd, scale);
                 // Outputs are convex combinations of V (|v| ~ 1): f32 softmax/accumulation error.
-                assert_close(got, &want, 1e-5, 2e-6, &format!("bs={bs} heads={n_heads}/{n_kv} hd={hd} ctx={} new={} {isa:?}", s.ctx_len, s.n_new));
+                assert_close(
+                    got,
+                    &want,
+                    1e-5,
+                    2e-6,
+                    &format!(
+                        "bs={bs} heads={n_heads}/{n_kv} hd={hd} ctx={} new={} {isa:?}",
+                        s.ctx_len, s.n_new
+                    ),
+                );
             }
         }
     }
@@ -128,7 +175,12 @@ fn paged_attention_matches_naive_causal_attention() {
 #[test]
 fn paged_attention_is_batch_invariant() {
     let mut rng = Rng::new(21);
-    let layout = KvLayout { num_blocks: 128, block_size: 16, n_kv_heads: 2, head_dim: 72 };
+    let layout = KvLayout {
+        num_blocks: 128,
+        block_size: 16,
+        n_kv_heads: 2,
+        head_dim: 72,
+    };
     let n_heads = 8;
     let shapes = [(50, 50), (70, 1), (33, 5), (100, 1), (17, 17), (260, 3)];
     let (layer, seqs) = setup(&mut rng, &layout, n_heads, &shapes);
@@ -137,7 +189,9 @@ fn paged_attention_is_batch_invariant() {
     for isa in Isa::all_supported() {
         // Each sequence alone, single-threaded, is the reference for this tier.
         let alone: Vec<Vec<f32>> = (0..seqs.len())
-            .map(|i| run_batch(isa, &pools[0], &layer, &layout, &seqs, &[i], n_heads, scale).remove(0))
+            .map(|i| {
+                run_batch(isa, &pools[0], &layer, &layout, &seqs, &[i], n_heads, scale).remove(0)
+            })
             .collect();
         for pool in &pools {
             for _ in 0..4 {
@@ -146,7 +200,14 @@ fn paged_attention_is_batch_invariant() {
                 order.truncate(1 + rng.below(seqs.len()));
                 let outs = run_batch(isa, pool, &layer, &layout, &seqs, &order, n_heads, scale);
                 for (&i, got) in order.iter().zip(&outs) {
-                    assert_bits_eq(got, &alone[i], &format!("seq {i} in batch {order:?} {isa:?} threads {}", pool.n_threads()));
+                    assert_bits_eq(
+                        got,
+                        &alone[i],
+                        &format!(
+                            "seq {i} in batch {order:?} {isa:?} threads {}",
+                            pool.n_threads()
+                        ),
+                    );
                 }
             }
         }
@@ -156,37 +217,121 @@ fn paged_attention_is_batch_invariant() {
 #[test]
 fn rows_outside_every_sequence_are_untouched() {
     let mut rng = Rng::new(22);
-    let layout = KvLayout { num_blocks: 4, block_size: 8, n_kv_heads: 1, head_dim: 16 };
+    let layout = KvLayout {
+        num_blocks: 4,
+        block_size: 8,
+        n_kv_heads: 1,
+        head_dim: 16,
+    };
     let (layer, seqs) = setup(&mut rng, &layout, 2, &[(5, 2)]);
     let row = 2 * 16;
     let mut q = vec![0.0; 4 * row];
     q[row..3 * row].copy_from_slice(&seqs[0].q);
     let mut out = vec![7.0; 4 * row];
-    let a = [AttnSeq { token_start: 1, n_tokens: 2, ctx_len: 5, block_table: &seqs[0].block_table }];
-    paged_attention(&ThreadPool::new(2), &q, &layer, &layout, &a, 2, 0.25, &mut out).expect("attention");
+    let a = [AttnSeq {
+        token_start: 1,
+        n_tokens: 2,
+        ctx_len: 5,
+        block_table: &seqs[0].block_table,
+    }];
+    paged_attention(
+        &ThreadPool::new(2),
+        &q,
+        &layer,
+        &layout,
+        &a,
+        2,
+        0.25,
+        &mut out,
+    )
+    .expect("attention");
     assert!(out[..row].iter().chain(&out[3 * row..]).all(|&v| v == 7.0));
     assert!(out[row..3 * row].iter().all(|&v| v != 7.0));
 }
 
 #[test]
 fn bad_inputs_are_errors_not_panics() {
-    let layout = KvLayout { num_blocks: 4, block_size: 4, n_kv_heads: 2, head_dim: 8 };
+    let layout = KvLayout {
+        num_blocks: 4,
+        block_size: 4,
+        n_kv_heads: 2,
+        head_dim: 8,
+    };
     let mut layer = PagedKvLayer::new(&layout).expect("layer");
     let pool = ThreadPool::new(2);
     let (n_heads, row) = (4, 32);
     let q = vec![0.5; 3 * row];
     let mut out = vec![0.0; 3 * row];
     let table = [3u32, 1];
-    let ok = AttnSeq { token_start: 0, n_tokens: 3, ctx_len: 7, block_table: &table };
-    paged_attention(&pool, &q, &layer, &layout, &[ok], n_heads, 1.0, &mut out).expect("valid input");
+    let ok = AttnSeq {
+        token_start: 0,
+        n_tokens: 3,
+        ctx_len: 7,
+        block_table: &table,
+    };
+    paged_attention(&pool, &q, &layer, &layout, &[ok], n_heads, 1.0, &mut out)
+        .expect("valid input");
 
     let cases: Vec<(&str, Vec<AttnSeq>, usize)> = vec![
-        ("table too short", vec![AttnSeq { ctx_len: 9, ..ok }], n_heads),
-        ("block id out of range", vec![AttnSeq { block_table: &[3, 4], ..ok }], n_heads),
-        ("more new tokens than ctx", vec![AttnSeq { n_tokens: 3, ctx_len: 2, ..ok }], n_heads),
-        ("rows beyond q", vec![AttnSeq { token_start: 2, n_tokens: 2, ..ok }], n_heads),
-        ("overlapping rows", vec![AttnSeq { n_tokens: 2, ..ok }, AttnSeq { token_start: 1, n_tokens: 2, ..ok }], n_heads),
-        ("overlapping rows, unsorted", vec![AttnSeq { token_start: 2, n_tokens: 1, ..ok }, AttnSeq { token_start: 0, n_tokens: 3, ..ok }], n_heads),
+        (
+            "table too short",
+            vec![AttnSeq { ctx_len: 9, ..ok }],
+            n_heads,
+        ),
+        (
+            "block id out of range",
+            vec![AttnSeq {
+                block_table: &[3, 4],
+                ..ok
+            }],
+            n_heads,
+        ),
+        (
+            "more new tokens than ctx",
+            vec![AttnSeq {
+                n_tokens: 3,
+                ctx_len: 2,
+                ..ok
+            }],
+            n_heads,
+        ),
+        (
+            "rows beyond q",
+            vec![AttnSeq {
+                token_start: 2,
+                n_tokens: 2,
+                ..ok
+            }],
+            n_heads,
+        ),
+        (
+            "overlapping rows",
+            vec![
+                AttnSeq { n_tokens: 2, ..ok },
+                AttnSeq {
+                    token_start: 1,
+                    n_tokens: 2,
+                    ..ok
+                },
+            ],
+            n_heads,
+        ),
+        (
+            "overlapping rows, unsorted",
+            vec![
+                AttnSeq {
+                    token_start: 2,
+                    n_tokens: 1,
+                    ..ok
+                },
+                AttnSeq {
+                    token_start: 0,
+                    n_tokens: 3,
+                    ..ok
+                },
+            ],
+            n_heads,
+        ),
         ("heads not a multiple of kv heads", vec![ok], 3),
         ("zero heads", vec![ok], 0),
     ];
@@ -194,28 +339,94 @@ fn bad_inputs_are_errors_not_panics() {
         let r = paged_attention(&pool, &q, &layer, &layout, &seqs, heads, 1.0, &mut out);
         assert!(r.is_err(), "{what}: expected an error");
     }
-    assert!(paged_attention(&pool, &q[..row + 1], &layer, &layout, &[], n_heads, 1.0, &mut out[..row + 1]).is_err(), "q not whole rows");
-    assert!(paged_attention(&pool, &q, &layer, &layout, &[], n_heads, 1.0, &mut out[..row]).is_err(), "out size");
-    let bad_layout = KvLayout { num_blocks: 5, ..layout };
-    assert!(paged_attention(&pool, &q, &layer, &bad_layout, &[ok], n_heads, 1.0, &mut out).is_err(), "layer/layout mismatch");
+    assert!(
+        paged_attention(
+            &pool,
+            &q[..row + 1],
+            &layer,
+            &layout,
+            &[],
+            n_heads,
+            1.0,
+            &mut out[..row + 1]
+        )
+        .is_err(),
+        "q not whole rows"
+    );
+    assert!(
+        paged_attention(
+            &pool,
+            &q,
+            &layer,
+            &layout,
+            &[],
+            n_heads,
+            1.0,
+            &mut out[..row]
+        )
+        .is_err(),
+        "out size"
+    );
+    let bad_layout = KvLayout {
+        num_blocks: 5,
+        ..layout
+    };
+    assert!(
+        paged_attention(
+            &pool,
+            &q,
+            &layer,
+            &bad_layout,
+            &[ok],
+            n_heads,
+            1.0,
+            &mut out
+        )
+        .is_err(),
+        "layer/layout mismatch"
+    );
 
     // write_kv: bad slot (checked before anything is written), bad lengths.
     let kv = vec![1.0; 2 * 16];
     let before = layer.k.clone();
     let err = write_kv(&mut layer, &layout, &kv, &kv, &[3, 16]).expect_err("slot 16 of 16");
-    assert!(matches!(err, tensor::Error::SlotOutOfRange { index: 1, slot: 16, n_slots: 16 }), "{err}");
+    assert!(
+        matches!(
+            err,
+            tensor::Error::SlotOutOfRange {
+                index: 1,
+                slot: 16,
+                n_slots: 16
+            }
+        ),
+        "{err}"
+    );
     assert_eq!(layer.k, before, "nothing written on error");
     assert!(write_kv(&mut layer, &layout, &kv, &kv, &[u32::MAX, 0]).is_err());
     assert!(write_kv(&mut layer, &layout, &kv[..16], &kv, &[0, 1]).is_err());
     write_kv(&mut layer, &layout, &kv, &kv, &[15, 0]).expect("valid slots");
-    assert!(KvLayout { num_blocks: 0, ..layout }.layer_len().is_err());
-    assert!(PagedKvLayer::new(&KvLayout { head_dim: usize::MAX, ..layout }).is_err());
+    assert!(KvLayout {
+        num_blocks: 0,
+        ..layout
+    }
+    .layer_len()
+    .is_err());
+    assert!(PagedKvLayer::new(&KvLayout {
+        head_dim: usize::MAX,
+        ..layout
+    })
+    .is_err());
 }
 
 #[test]
 fn copy_block_copies_k_and_v() {
     let mut rng = Rng::new(23);
-    let layout = KvLayout { num_blocks: 3, block_size: 2, n_kv_heads: 1, head_dim: 4 };
+    let layout = KvLayout {
+        num_blocks: 3,
+        block_size: 2,
+        n_kv_heads: 1,
+        head_dim: 4,
+    };
     let mut layer = PagedKvLayer::new(&layout).expect("layer");
     let k = rng.vec(2 * 4, 1.0);
     let v = rng.vec(2 * 4, 1.0);
@@ -229,7 +440,12 @@ fn copy_block_copies_k_and_v() {
 #[test]
 fn speed_sanity_no_asserts() {
     let mut rng = Rng::new(24);
-    let layout = KvLayout { num_blocks: 300, block_size: 16, n_kv_heads: 8, head_dim: 128 };
+    let layout = KvLayout {
+        num_blocks: 300,
+        block_size: 16,
+        n_kv_heads: 8,
+        head_dim: 128,
+    };
     let n_heads = 16;
     let (layer, seqs) = setup(&mut rng, &layout, n_heads, &[(4096, 1), (512, 512)]);
     let pool = ThreadPool::with_available_parallelism();
@@ -237,8 +453,20 @@ fn speed_sanity_no_asserts() {
         let t = std::time::Instant::now();
         let reps = 5;
         for _ in 0..reps {
-            run_batch(Isa::detect(), &pool, &layer, &layout, &seqs, &[i], n_heads, 0.088);
+            run_batch(
+                Isa::detect(),
+                &pool,
+                &layer,
+                &layout,
+                &seqs,
+                &[i],
+                n_heads,
+                0.088,
+            );
         }
-        eprintln!("attention {what}, 16/8 heads x 128: {:.0} µs", t.elapsed().as_secs_f64() * 1e6 / reps as f64);
+        eprintln!(
+            "attention {what}, 16/8 heads x 128: {:.0} µs",
+            t.elapsed().as_secs_f64() * 1e6 / reps as f64
+        );
     }
 }

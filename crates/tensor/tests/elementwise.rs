@@ -3,15 +3,25 @@
 mod common;
 use common::{assert_close, Rng};
 
-use tensor::ops::{add_inplace, rms_norm, rms_norm_inplace, rope, silu_mul, softmax_inplace, RopeStyle};
+use tensor::ops::{
+    add_inplace, rms_norm, rms_norm_inplace, rope, silu_mul, softmax_inplace, RopeStyle,
+};
 
 fn rms_norm_ref(x: &[f32], w: &[f32], eps: f32) -> Vec<f64> {
     let d = w.len();
     let mut out = Vec::new();
     for row in x.chunks(d) {
-        let ms = row.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / d as f64;
+        let ms = row
+            .iter()
+            .map(|&v| f64::from(v) * f64::from(v))
+            .sum::<f64>()
+            / d as f64;
         let inv = 1.0 / (ms + f64::from(eps)).sqrt();
-        out.extend(row.iter().zip(w).map(|(&v, &wv)| f64::from(v) * inv * f64::from(wv)));
+        out.extend(
+            row.iter()
+                .zip(w)
+                .map(|(&v, &wv)| f64::from(v) * inv * f64::from(wv)),
+        );
     }
     out
 }
@@ -37,7 +47,14 @@ fn rms_norm_matches_reference() {
     assert_eq!(out, vec![0.0; 4]);
 }
 
-fn rope_ref(x: &[f32], pos: &[u32], n_heads: usize, hd: usize, theta: f32, style: RopeStyle) -> Vec<f64> {
+fn rope_ref(
+    x: &[f32],
+    pos: &[u32],
+    n_heads: usize,
+    hd: usize,
+    theta: f32,
+    style: RopeStyle,
+) -> Vec<f64> {
     let mut out: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
     for (t, &p) in pos.iter().enumerate() {
         for h in 0..n_heads {
@@ -62,7 +79,12 @@ fn rope_ref(x: &[f32], pos: &[u32], n_heads: usize, hd: usize, theta: f32, style
 fn rope_matches_reference_for_both_styles() {
     let mut rng = Rng::new(2);
     for style in [RopeStyle::Neox, RopeStyle::Interleaved] {
-        for (n_tokens, n_heads, hd, theta) in [(1, 1, 2, 10_000.0), (5, 4, 32, 1e6), (3, 2, 128, 500_000.0), (2, 3, 64, 10_000.0)] {
+        for (n_tokens, n_heads, hd, theta) in [
+            (1, 1, 2, 10_000.0),
+            (5, 4, 32, 1e6),
+            (3, 2, 128, 500_000.0),
+            (2, 3, 64, 10_000.0),
+        ] {
             let x = rng.vec(n_tokens * n_heads * hd, 1.0);
             // Positions up to a few thousand: the f32 angle (as HF computes it) differs from the f64
             // one by up to pos·2⁻²⁴ radians, i.e. ~3e-4 at position 4000.
@@ -113,7 +135,11 @@ fn silu_mul_and_add_match_reference() {
 
     let mut x = rng.vec(100, 1.0);
     let y = rng.vec(100, 1.0);
-    let want: Vec<f64> = x.iter().zip(&y).map(|(&a, &b)| f64::from(a) + f64::from(b)).collect();
+    let want: Vec<f64> = x
+        .iter()
+        .zip(&y)
+        .map(|(&a, &b)| f64::from(a) + f64::from(b))
+        .collect();
     add_inplace(&mut x, &y);
     assert_close(&x, &want, 6e-8, 1e-30, "add_inplace");
 }
@@ -124,7 +150,10 @@ fn softmax_matches_reference() {
     for n in [1usize, 2, 10, 151_936] {
         let x = rng.vec(n, 5.0);
         let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let exps: Vec<f64> = x.iter().map(|&v| (f64::from(v) - f64::from(max)).exp()).collect();
+        let exps: Vec<f64> = x
+            .iter()
+            .map(|&v| (f64::from(v) - f64::from(max)).exp())
+            .collect();
         let sum: f64 = exps.iter().sum();
         let want: Vec<f64> = exps.iter().map(|e| e / sum).collect();
         let mut got = x.clone();
@@ -133,7 +162,10 @@ fn softmax_matches_reference() {
         // argument, amplified by exp) plus a few roundings; the reference has none of it.
         for (i, ((&g, &w), &xi)) in got.iter().zip(&want).zip(&x).enumerate() {
             let rel = (f64::from(max - xi) + 4.0) * f64::from(f32::EPSILON);
-            assert!((f64::from(g) - w).abs() <= rel * w, "softmax n={n} [{i}]: {g} vs {w}");
+            assert!(
+                (f64::from(g) - w).abs() <= rel * w,
+                "softmax n={n} [{i}]: {g} vs {w}"
+            );
         }
     }
     let mut m = vec![0.0, f32::NEG_INFINITY, 0.0];

@@ -41,7 +41,11 @@ fn mapped_tensor(dtype: GgmlType, shape: Vec<usize>, bytes: &[u8], misalign: usi
     let mut map = memmap2::MmapMut::map_anon(bytes.len() + misalign).expect("anonymous map");
     map[misalign..].copy_from_slice(bytes);
     let map = map.make_read_only().expect("read-only map");
-    let storage = Storage::Mapped { map: Arc::new(map), offset: misalign, len: bytes.len() };
+    let storage = Storage::Mapped {
+        map: Arc::new(map),
+        offset: misalign,
+        len: bytes.len(),
+    };
     Tensor::new(dtype, shape, storage).expect("tensor")
 }
 
@@ -68,7 +72,16 @@ fn float_matmul_matches_f64_reference_on_every_tier() {
     let mut rng = Rng::new(10);
     let pool = ThreadPool::new(2);
     let mut scratch = MatmulScratch::new();
-    let shapes = [(1, 1, 1), (1, 7, 15), (3, 33, 16), (4, 64, 64), (5, 9, 100), (9, 70, 257), (2, 300, 1024), (17, 129, 48)];
+    let shapes = [
+        (1, 1, 1),
+        (1, 7, 15),
+        (3, 33, 16),
+        (4, 64, 64),
+        (5, 9, 100),
+        (9, 70, 257),
+        (2, 300, 1024),
+        (17, 129, 48),
+    ];
     for dtype in FLOATS {
         for &(n, m, k) in &shapes {
             let x = rng.vec(n * k, 1.0);
@@ -121,7 +134,10 @@ fn float_matmul_is_batch_invariant_and_thread_invariant() {
                     let mut order: Vec<usize> = (0..7).collect();
                     rng.shuffle(&mut order);
                     order.truncate(n);
-                    let x: Vec<f32> = order.iter().flat_map(|&i| rows[i].iter().copied()).collect();
+                    let x: Vec<f32> = order
+                        .iter()
+                        .flat_map(|&i| rows[i].iter().copied())
+                        .collect();
                     let mut out = vec![0.0; n * m];
                     matmul_with_isa(isa, pool, &x, &wt, &mut out, &mut scratch).expect("matmul");
                     for (slot, &i) in order.iter().enumerate() {
@@ -143,14 +159,33 @@ fn matmul_rejects_bad_shapes() {
     let mut scratch = MatmulScratch::new();
     let w = Tensor::from_f32(vec![4, 8], vec![0.0; 32]).unwrap();
     let mut out = vec![0.0; 4];
-    assert!(matmul(&pool, &[0.0; 7], &w, &mut out, &mut scratch).is_err(), "x not a multiple of k");
-    assert!(matmul(&pool, &[0.0; 8], &w, &mut [0.0; 3], &mut scratch).is_err(), "out too short");
-    assert!(matmul(&pool, &[0.0; 16], &w, &mut out, &mut scratch).is_err(), "out for n=1 but n=2");
+    assert!(
+        matmul(&pool, &[0.0; 7], &w, &mut out, &mut scratch).is_err(),
+        "x not a multiple of k"
+    );
+    assert!(
+        matmul(&pool, &[0.0; 8], &w, &mut [0.0; 3], &mut scratch).is_err(),
+        "out too short"
+    );
+    assert!(
+        matmul(&pool, &[0.0; 16], &w, &mut out, &mut scratch).is_err(),
+        "out for n=1 but n=2"
+    );
     let w3 = Tensor::from_f32(vec![2, 2, 8], vec![0.0; 32]).unwrap();
-    assert!(matmul(&pool, &[0.0; 8], &w3, &mut out, &mut scratch).is_err(), "3-D weight");
+    assert!(
+        matmul(&pool, &[0.0; 8], &w3, &mut out, &mut scratch).is_err(),
+        "3-D weight"
+    );
     // Fields are public: a tensor whose storage disagrees with its shape is caught too.
-    let bad = Tensor { dtype: GgmlType::F32, shape: vec![4, 8], storage: Storage::F32(Arc::new(vec![0.0; 31])) };
-    assert!(matmul(&pool, &[0.0; 8], &bad, &mut out, &mut scratch).is_err(), "short storage");
+    let bad = Tensor {
+        dtype: GgmlType::F32,
+        shape: vec![4, 8],
+        storage: Storage::F32(Arc::new(vec![0.0; 31])),
+    };
+    assert!(
+        matmul(&pool, &[0.0; 8], &bad, &mut out, &mut scratch).is_err(),
+        "short storage"
+    );
     // Empty batch is fine.
     matmul(&pool, &[], &w, &mut [], &mut scratch).expect("n = 0");
 }

@@ -56,8 +56,16 @@ fn dequantize(ty: GgmlType, bytes: &[u8], k: usize) -> Vec<f64> {
 /// |m|·|s − d·Σq| summed over blocks: Q8_1 stores `s` as its own f16 (see the quant crate's test).
 fn s_rounding(ty: GgmlType, w: &[u8], a: &[u8]) -> f64 {
     let m: Vec<f32> = match ty {
-        GgmlType::Q4_1 => cast_blocks::<BlockQ4_1>(w).unwrap().iter().map(|b| b.m.to_f32()).collect(),
-        GgmlType::Q5_1 => cast_blocks::<BlockQ5_1>(w).unwrap().iter().map(|b| b.m.to_f32()).collect(),
+        GgmlType::Q4_1 => cast_blocks::<BlockQ4_1>(w)
+            .unwrap()
+            .iter()
+            .map(|b| b.m.to_f32())
+            .collect(),
+        GgmlType::Q5_1 => cast_blocks::<BlockQ5_1>(w)
+            .unwrap()
+            .iter()
+            .map(|b| b.m.to_f32())
+            .collect(),
         _ => return 0.0,
     };
     let a: &[BlockQ8_1] = cast_blocks(a).unwrap();
@@ -65,7 +73,8 @@ fn s_rounding(ty: GgmlType, w: &[u8], a: &[u8]) -> f64 {
         .zip(a)
         .map(|(&m, b)| {
             let sum: i32 = b.qs.iter().map(|&q| i32::from(q)).sum();
-            f64::from(m).abs() * (f64::from(b.s.to_f32()) - f64::from(b.d.to_f32()) * f64::from(sum)).abs()
+            f64::from(m).abs()
+                * (f64::from(b.s.to_f32()) - f64::from(b.d.to_f32()) * f64::from(sum)).abs()
         })
         .sum()
 }
@@ -83,7 +92,12 @@ fn quantized_matmul_equals_vec_dot_and_the_dequantized_math() {
     let mut scratch = MatmulScratch::new();
     for ty in QUANTS {
         let at = quant::vec_dot_type(ty);
-        for &(n, m, k) in &[(1usize, 1usize, 256usize), (1, 37, 512), (5, 70, 256), (9, 300, 1024)] {
+        for &(n, m, k) in &[
+            (1usize, 1usize, 256usize),
+            (1, 37, 512),
+            (5, 70, 256),
+            (9, 300, 1024),
+        ] {
             let x = rng.vec(n * k, 1.0);
             let wq = quantize_rows(ty, &rng.vec(m * k, 0.3), k);
             let w = owned(ty, vec![m, k], &wq);
@@ -99,12 +113,19 @@ fn quantized_matmul_equals_vec_dot_and_the_dequantized_math() {
                     let wb = &wq.as_bytes()[j * w_row..(j + 1) * w_row];
                     let got = out[i * m + j];
                     let want_bits = quant::vec_dot(ty, wb, ab, k).unwrap();
-                    assert_eq!(got.to_bits(), want_bits.to_bits(), "{ty} n={n} m={m} k={k} [{i},{j}] vs vec_dot");
+                    assert_eq!(
+                        got.to_bits(),
+                        want_bits.to_bits(),
+                        "{ty} n={n} m={m} k={k} [{i},{j}] vs vec_dot"
+                    );
                     let wd = dequantize(ty, wb, k);
                     let exact: f64 = wd.iter().zip(&ad).map(|(a, b)| a * b).sum();
                     let mag: f64 = wd.iter().zip(&ad).map(|(a, b)| (a * b).abs()).sum();
                     let tol = 1e-5 * mag + s_rounding(ty, wb, ab) + 1e-30;
-                    assert!((f64::from(got) - exact).abs() <= tol, "{ty} [{i},{j}]: {got} vs {exact} (tol {tol})");
+                    assert!(
+                        (f64::from(got) - exact).abs() <= tol,
+                        "{ty} [{i},{j}]: {got} vs {exact} (tol {tol})"
+                    );
                 }
             }
         }
@@ -131,11 +152,18 @@ fn quantized_matmul_is_batch_and_thread_invariant() {
         for pool in &pools {
             let mut order: Vec<usize> = (0..7).collect();
             rng.shuffle(&mut order);
-            let x: Vec<f32> = order.iter().flat_map(|&i| rows[i].iter().copied()).collect();
+            let x: Vec<f32> = order
+                .iter()
+                .flat_map(|&i| rows[i].iter().copied())
+                .collect();
             let mut out = vec![0.0; 7 * m];
             matmul(pool, &x, &w, &mut out, &mut scratch).unwrap();
             for (slot, &i) in order.iter().enumerate() {
-                assert_bits_eq(&out[slot * m..(slot + 1) * m], &alone[i], &format!("{ty} row {i} at {slot}"));
+                assert_bits_eq(
+                    &out[slot * m..(slot + 1) * m],
+                    &alone[i],
+                    &format!("{ty} row {i} at {slot}"),
+                );
             }
         }
     }
@@ -153,7 +181,11 @@ fn misaligned_quantized_weights_still_work() {
         let mut map = memmap2::MmapMut::map_anon(wq.len() + 1).unwrap();
         map[1..].copy_from_slice(wq.as_bytes());
         let map = map.make_read_only().unwrap();
-        let storage = Storage::Mapped { map: std::sync::Arc::new(map), offset: 1, len: wq.len() };
+        let storage = Storage::Mapped {
+            map: std::sync::Arc::new(map),
+            offset: 1,
+            len: wq.len(),
+        };
         let misaligned = Tensor::new(ty, vec![m, k], storage).unwrap();
         let x = rng.vec(3 * k, 1.0);
         let (mut a, mut b) = (vec![0.0; 3 * m], vec![0.0; 3 * m]);
@@ -171,7 +203,8 @@ fn unsupported_weight_types_are_errors() {
     for ty in [GgmlType::Q8_1, GgmlType::Q8K, GgmlType::Q2K] {
         let bytes = vec![0u8; ty.row_bytes(256).unwrap()];
         let w = Tensor::new(ty, vec![1, 256], Storage::Bytes(bytes.into())).unwrap();
-        let err = matmul(&pool, &[0.0; 256], &w, &mut [0.0], &mut scratch).expect_err("unsupported");
+        let err =
+            matmul(&pool, &[0.0; 256], &w, &mut [0.0], &mut scratch).expect_err("unsupported");
         assert!(err.to_string().contains(ty.name()), "{err}");
     }
 }
@@ -182,7 +215,10 @@ fn embedding_dequantizes_rows_of_every_type() {
     let (vocab, d) = (50, 256);
     let table = rng.vec(vocab * d, 1.0);
     let ids = [3u32, 0, 49, 3, 17];
-    for ty in QUANTS.into_iter().chain([GgmlType::F32, GgmlType::F16, GgmlType::BF16]) {
+    for ty in QUANTS
+        .into_iter()
+        .chain([GgmlType::F32, GgmlType::F16, GgmlType::BF16])
+    {
         let q = quantize_rows(ty, &table, d);
         let w = owned(ty, vec![vocab, d], &q);
         let mut out = vec![f32::NAN; ids.len() * d];
@@ -190,12 +226,26 @@ fn embedding_dequantizes_rows_of_every_type() {
         let row = ty.row_bytes(d).unwrap();
         for (i, &id) in ids.iter().enumerate() {
             let mut want = vec![0.0; d];
-            quant::dequantize_row(ty, &q.as_bytes()[id as usize * row..][..row], &mut want).unwrap();
+            quant::dequantize_row(ty, &q.as_bytes()[id as usize * row..][..row], &mut want)
+                .unwrap();
             assert_bits_eq(&out[i * d..(i + 1) * d], &want, &format!("{ty} id {id}"));
         }
         let err = embedding(&w, &[1, 50], &mut vec![0.0; 2 * d]).expect_err("id 50 of 50");
-        assert!(matches!(err, tensor::Error::TokenOutOfRange { index: 1, id: 50, vocab: 50 }), "{err}");
-        assert!(embedding(&w, &[1], &mut vec![0.0; d + 1]).is_err(), "out size");
+        assert!(
+            matches!(
+                err,
+                tensor::Error::TokenOutOfRange {
+                    index: 1,
+                    id: 50,
+                    vocab: 50
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            embedding(&w, &[1], &mut vec![0.0; d + 1]).is_err(),
+            "out size"
+        );
     }
 }
 
@@ -217,7 +267,11 @@ fn speed_sanity_no_asserts() {
                 matmul(&pool, &x, &w, &mut out, &mut scratch).unwrap();
             }
             let s = t.elapsed().as_secs_f64() / reps as f64;
-            eprintln!("{ty} n={n} [{m}x{k}]: {:.0} µs, {:.1} GMAC/s", s * 1e6, (n * m * k) as f64 / s / 1e9);
+            eprintln!(
+                "{ty} n={n} [{m}x{k}]: {:.0} µs, {:.1} GMAC/s",
+                s * 1e6,
+                (n * m * k) as f64 / s / 1e9
+            );
         }
     }
 }

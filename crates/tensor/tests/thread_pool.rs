@@ -15,7 +15,10 @@ fn every_task_runs_exactly_once_over_many_runs() {
             pool.run(n_tasks, |i| {
                 hits[i].fetch_add(1, Ordering::Relaxed);
             });
-            assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1), "n_tasks {n_tasks}");
+            assert!(
+                hits.iter().all(|h| h.load(Ordering::Relaxed) == 1),
+                "n_tasks {n_tasks}"
+            );
         }
     }
 }
@@ -64,7 +67,10 @@ fn panic_in_a_task_propagates_and_the_pool_still_works() {
             });
         }));
         let payload = result.expect_err("the panic must reach the caller");
-        let msg = payload.downcast_ref::<String>().cloned().unwrap_or_default();
+        let msg = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default();
         assert!(msg.contains("task 37 failed"), "payload: {msg:?}");
         // The pool is usable afterwards.
         let count = AtomicUsize::new(0);

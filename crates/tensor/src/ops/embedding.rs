@@ -12,7 +12,11 @@ pub fn embedding(
 ) -> Result<(), Error> {
     let (vocab, d, row_bytes) = weight_dims(w, "embedding")?;
     if Some(out.len()) != ids.len().checked_mul(d) {
-        return Err(Error::Shape(format!("embedding: out has {} values, expected {} ids * d {d}", out.len(), ids.len())));
+        return Err(Error::Shape(format!(
+            "embedding: out has {} values, expected {} ids * d {d}",
+            out.len(),
+            ids.len()
+        )));
     }
     if let Some((index, &id)) = ids.iter().enumerate().find(|(_, &id)| id as usize >= vocab) {
         return Err(Error::TokenOutOfRange { index, id, vocab });
@@ -23,7 +27,10 @@ pub fn embedding(
     for (&id, dst) in ids.iter().zip(out.chunks_exact_mut(d)) {
         let start = id as usize * row_bytes;
         let src = w.bytes().get(start..start + row_bytes).ok_or_else(|| {
-            Error::Shape(format!("embedding: row {id} lies outside the {}-byte table", w.bytes().len()))
+            Error::Shape(format!(
+                "embedding: row {id} lies outside the {}-byte table",
+                w.bytes().len()
+            ))
         })?;
         quant::dequantize_row(w.dtype, src, dst)?;
     }

@@ -8,12 +8,11 @@
 //! side: each output's own sequence of operations is the same in every tile shape, so a row's
 //! result does not depend on how many rows are in the batch (batch invariance).
 
-
 use crate::cpu::Isa;
 #[cfg(target_arch = "x86_64")]
 use crate::simd::x86;
+pub(crate) use crate::simd::{Bf16W, Upcast, WeightFmt, F16W, F32W};
 use crate::simd::{Lanes, Portable};
-pub(crate) use crate::simd::{Bf16W, F16W, F32W, Upcast, WeightFmt};
 
 /// How many weight rows one panel keeps hot in cache while every x row passes over it.
 const PANEL_ROWS: usize = 32;
@@ -95,22 +94,54 @@ unsafe fn panel<S: Lanes, W: WeightFmt + Upcast>(
             while i + 4 <= n {
                 let mut j = jb;
                 while j + 2 <= je {
-                    tile::<S, W, 4, 2>(xp.add(i * k), k, wp.add(j * ldw), ldw, k, out.add(i * m + j), m);
+                    tile::<S, W, 4, 2>(
+                        xp.add(i * k),
+                        k,
+                        wp.add(j * ldw),
+                        ldw,
+                        k,
+                        out.add(i * m + j),
+                        m,
+                    );
                     j += 2;
                 }
                 if j < je {
-                    tile::<S, W, 4, 1>(xp.add(i * k), k, wp.add(j * ldw), ldw, k, out.add(i * m + j), m);
+                    tile::<S, W, 4, 1>(
+                        xp.add(i * k),
+                        k,
+                        wp.add(j * ldw),
+                        ldw,
+                        k,
+                        out.add(i * m + j),
+                        m,
+                    );
                 }
                 i += 4;
             }
             while i < n {
                 let mut j = jb;
                 while j + 4 <= je {
-                    tile::<S, W, 1, 4>(xp.add(i * k), k, wp.add(j * ldw), ldw, k, out.add(i * m + j), m);
+                    tile::<S, W, 1, 4>(
+                        xp.add(i * k),
+                        k,
+                        wp.add(j * ldw),
+                        ldw,
+                        k,
+                        out.add(i * m + j),
+                        m,
+                    );
                     j += 4;
                 }
                 while j < je {
-                    tile::<S, W, 1, 1>(xp.add(i * k), k, wp.add(j * ldw), ldw, k, out.add(i * m + j), m);
+                    tile::<S, W, 1, 1>(
+                        xp.add(i * k),
+                        k,
+                        wp.add(j * ldw),
+                        ldw,
+                        k,
+                        out.add(i * m + j),
+                        m,
+                    );
                     j += 1;
                 }
                 i += 1;

@@ -12,7 +12,7 @@
 
 use quant::GgmlType;
 
-use super::float_kernel::{self, Bf16W, F16W, F32W, Upcast, WeightFmt};
+use super::float_kernel::{self, Bf16W, Upcast, WeightFmt, F16W, F32W};
 use super::matmul_quant;
 use crate::cpu::Isa;
 use crate::disjoint::DisjointMut;
@@ -51,13 +51,21 @@ impl MatmulScratch {
 pub(crate) fn weight_dims(w: &Tensor, op: &'static str) -> Result<(usize, usize, usize), Error> {
     let (m, k) = match w.shape.as_slice() {
         [m, k] => (*m, *k),
-        other => return Err(Error::Shape(format!("{op}: weight must be 2-D [out, in], got {other:?}"))),
+        other => {
+            return Err(Error::Shape(format!(
+                "{op}: weight must be 2-D [out, in], got {other:?}"
+            )))
+        }
     };
-    let row = w
-        .dtype
-        .row_bytes(k)
-        .ok_or_else(|| Error::Shape(format!("{op}: row of {k} values is not whole {} blocks", w.dtype)))?;
-    let need = row.checked_mul(m).ok_or_else(|| Error::Shape(format!("{op}: weight [{m}, {k}] overflows")))?;
+    let row = w.dtype.row_bytes(k).ok_or_else(|| {
+        Error::Shape(format!(
+            "{op}: row of {k} values is not whole {} blocks",
+            w.dtype
+        ))
+    })?;
+    let need = row
+        .checked_mul(m)
+        .ok_or_else(|| Error::Shape(format!("{op}: weight [{m}, {k}] overflows")))?;
     if w.bytes().len() != need {
         return Err(Error::Shape(format!(
             "{op}: {} weight [{m}, {k}] needs {need} bytes, storage has {}",
@@ -71,9 +79,9 @@ pub(crate) fn weight_dims(w: &Tensor, op: &'static str) -> Result<(usize, usize,
 /// `out[n, m] = x[n, k] · w[m, k]ᵀ` (a linear layer without bias), `n = x.len() / k`.
 pub fn matmul(
     pool: &ThreadPool,
-    x: &[f32],          // [n, k]
-    w: &Tensor,         // [m, k]
-    out: &mut [f32],    // [n, m]
+    x: &[f32],       // [n, k]
+    w: &Tensor,      // [m, k]
+    out: &mut [f32], // [n, m]
     scratch: &mut MatmulScratch,
 ) -> Result<(), Error> {
     matmul_with_isa(Isa::detect(), pool, x, w, out, scratch)
@@ -97,12 +105,18 @@ pub fn matmul_with_isa(
     if k == 0 {
         return Err(Error::Shape("matmul: weight has k = 0".into()));
     }
-    if x.len() % k != 0 {
-        return Err(Error::Shape(format!("matmul: x has {} values, not a multiple of k = {k}", x.len())));
+    if !x.len().is_multiple_of(k) {
+        return Err(Error::Shape(format!(
+            "matmul: x has {} values, not a multiple of k = {k}",
+            x.len()
+        )));
     }
     let n = x.len() / k;
     if Some(out.len()) != n.checked_mul(m) {
-        return Err(Error::Shape(format!("matmul: out has {} values, expected n*m = {n}*{m}", out.len())));
+        return Err(Error::Shape(format!(
+            "matmul: out has {} values, expected n*m = {n}*{m}",
+            out.len()
+        )));
     }
     if n == 0 || m == 0 {
         return Ok(());
@@ -112,7 +126,9 @@ pub fn matmul_with_isa(
         GgmlType::F32 => float_matmul::<F32W>(isa, pool, plan, x, n, k, w.bytes(), out, m),
         GgmlType::F16 => float_matmul::<F16W>(isa, pool, plan, x, n, k, w.bytes(), out, m),
         GgmlType::BF16 => float_matmul::<Bf16W>(isa, pool, plan, x, n, k, w.bytes(), out, m),
-        wt => return matmul_quant::quant_matmul(pool, plan, x, n, k, wt, w.bytes(), out, m, scratch),
+        wt => {
+            return matmul_quant::quant_matmul(pool, plan, x, n, k, wt, w.bytes(), out, m, scratch)
+        }
     }
     Ok(())
 }
@@ -128,11 +144,17 @@ impl ChunkPlan {
     pub(crate) fn new(threads: usize, n: usize, m: usize, k: usize) -> Self {
         let macs = n.saturating_mul(m).saturating_mul(k);
         if threads <= 1 || macs < PARALLEL_MIN_MACS {
-            return ChunkPlan { chunk: m, n_chunks: 1 };
+            return ChunkPlan {
+                chunk: m,
+                n_chunks: 1,
+            };
         }
         let target = threads * TASKS_PER_THREAD;
         let chunk = m.div_ceil(target).div_ceil(CHUNK_ALIGN).max(1) * CHUNK_ALIGN;
-        ChunkPlan { chunk, n_chunks: m.div_ceil(chunk) }
+        ChunkPlan {
+            chunk,
+            n_chunks: m.div_ceil(chunk),
+        }
     }
 
     /// Columns `j0..j1` of task `t`.

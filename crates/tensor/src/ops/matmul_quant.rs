@@ -5,7 +5,10 @@
 use std::sync::Mutex;
 
 use quant::{cast_blocks, Block, GgmlType};
-use quant::{BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1};
+use quant::{
+    BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K, BlockQ8K, BlockQ8_0,
+    BlockQ8_1,
+};
 
 use super::matmul::{ChunkPlan, MatmulScratch};
 use crate::disjoint::DisjointMut;
@@ -36,14 +39,21 @@ pub(crate) fn quant_matmul(
 ) -> Result<(), Error> {
     let at = quant::vec_dot_type(wt);
     if !quant::can_vec_dot(wt) || at == GgmlType::F32 {
-        return Err(Error::UnsupportedDtype { op: "matmul", dtype: wt });
+        return Err(Error::UnsupportedDtype {
+            op: "matmul",
+            dtype: wt,
+        });
     }
-    let act_row = at
-        .row_bytes(k)
-        .ok_or_else(|| Error::Shape(format!("matmul: k = {k} is not whole {at} blocks (weight {wt})")))?;
-    let act_len = act_row
-        .checked_mul(n)
-        .ok_or_else(|| Error::Shape(format!("matmul: {n} activation rows of {act_row} bytes overflow")))?;
+    let act_row = at.row_bytes(k).ok_or_else(|| {
+        Error::Shape(format!(
+            "matmul: k = {k} is not whole {at} blocks (weight {wt})"
+        ))
+    })?;
+    let act_len = act_row.checked_mul(n).ok_or_else(|| {
+        Error::Shape(format!(
+            "matmul: {n} activation rows of {act_row} bytes overflow"
+        ))
+    })?;
 
     // 1. Quantize each activation row once.  // [n, act_row] bytes of `at`
     scratch.act.resize(act_len);
@@ -54,7 +64,10 @@ pub(crate) fn quant_matmul(
             // SAFETY: task i writes only activation row i.
             let dst = unsafe { act.part(i * act_row, act_row) };
             if let Err(e) = quant::quantize_row_into(at, &x[i * k..(i + 1) * k], dst) {
-                first_err.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+                first_err
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert(e);
             }
         };
         if n >= PARALLEL_QUANTIZE_MIN_ROWS && plan.n_chunks > 1 {
@@ -72,12 +85,21 @@ pub(crate) fn quant_matmul(
         w_bytes
     } else {
         scratch.misaligned_weight.resize(w_bytes.len());
-        scratch.misaligned_weight.as_bytes_mut().copy_from_slice(w_bytes);
+        scratch
+            .misaligned_weight
+            .as_bytes_mut()
+            .copy_from_slice(w_bytes);
         scratch.misaligned_weight.as_bytes()
     };
     let act = scratch.act.as_bytes();
     let kern = quant::kernels();
-    let job = Job { pool, plan, n, m, out };
+    let job = Job {
+        pool,
+        plan,
+        n,
+        m,
+        out,
+    };
     match wt {
         GgmlType::Q4_0 => job.run::<BlockQ4_0, BlockQ8_0>(kern.q4_0_q8_0, w_bytes, act),
         GgmlType::Q4_1 => job.run::<BlockQ4_1, BlockQ8_1>(kern.q4_1_q8_1, w_bytes, act),
@@ -87,7 +109,10 @@ pub(crate) fn quant_matmul(
         GgmlType::Q4K => job.run::<BlockQ4K, BlockQ8K>(kern.q4k_q8k, w_bytes, act),
         GgmlType::Q5K => job.run::<BlockQ5K, BlockQ8K>(kern.q5k_q8k, w_bytes, act),
         GgmlType::Q6K => job.run::<BlockQ6K, BlockQ8K>(kern.q6k_q8k, w_bytes, act),
-        _ => Err(Error::UnsupportedDtype { op: "matmul", dtype: wt }),
+        _ => Err(Error::UnsupportedDtype {
+            op: "matmul",
+            dtype: wt,
+        }),
     }
 }
 
@@ -104,7 +129,7 @@ fn is_aligned(ty: GgmlType, bytes: &[u8]) -> bool {
         GgmlType::Q6K => std::mem::align_of::<BlockQ6K>(),
         _ => 1,
     };
-    bytes.as_ptr() as usize % align == 0
+    (bytes.as_ptr() as usize).is_multiple_of(align)
 }
 
 /// The parts of one quantized matmul that do not depend on the block types.
@@ -118,13 +143,28 @@ struct Job<'p, 'o> {
 
 impl Job<'_, '_> {
     /// `out[i, j] = kern(w row j, act row i)`, tasks over column chunks, panels of weight rows.
-    fn run<W: Block, A: Block>(self, kern: fn(&[W], &[A]) -> f32, w_bytes: &[u8], act: &[u8]) -> Result<(), Error> {
-        let Job { pool, plan, n, m, out } = self;
+    fn run<W: Block, A: Block>(
+        self,
+        kern: fn(&[W], &[A]) -> f32,
+        w_bytes: &[u8],
+        act: &[u8],
+    ) -> Result<(), Error> {
+        let Job {
+            pool,
+            plan,
+            n,
+            m,
+            out,
+        } = self;
         let w: &[W] = cast_blocks(w_bytes)?;
         let a: &[A] = cast_blocks(act)?;
         let (w_row, a_row) = (w.len() / m, a.len() / n);
         if w_row * m != w.len() || a_row * n != a.len() {
-            return Err(Error::Shape(format!("matmul: {} weight blocks / {} activation blocks do not split into {m} / {n} rows", w.len(), a.len())));
+            return Err(Error::Shape(format!(
+                "matmul: {} weight blocks / {} activation blocks do not split into {m} / {n} rows",
+                w.len(),
+                a.len()
+            )));
         }
         let outd = DisjointMut::new(out);
         pool.run(plan.n_chunks, |t| {

@@ -8,13 +8,18 @@
 /// If `w` is empty or `x`, `out` are not both `n * w.len()` long (a caller bug: the model checks
 /// its weight shapes at load).
 pub fn rms_norm(
-    x: &[f32],       // [n, d]
-    w: &[f32],       // [d]
+    x: &[f32], // [n, d]
+    w: &[f32], // [d]
     eps: f32,
     out: &mut [f32], // [n, d]
 ) {
     let d = w.len();
-    assert!(d > 0 && x.len() % d == 0 && out.len() == x.len(), "rms_norm: x {} / out {} / w {d}", x.len(), out.len());
+    assert!(
+        d > 0 && x.len().is_multiple_of(d) && out.len() == x.len(),
+        "rms_norm: x {} / out {} / w {d}",
+        x.len(),
+        out.len()
+    );
     for (xr, or) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
         let inv = inv_rms(xr, eps);
         for ((o, &xv), &wv) in or.iter_mut().zip(xr).zip(w) {
@@ -33,7 +38,11 @@ pub fn rms_norm_inplace(
     eps: f32,
 ) {
     let d = w.len();
-    assert!(d > 0 && x.len() % d == 0, "rms_norm_inplace: x {} / w {d}", x.len());
+    assert!(
+        d > 0 && x.len().is_multiple_of(d),
+        "rms_norm_inplace: x {} / w {d}",
+        x.len()
+    );
     for xr in x.chunks_exact_mut(d) {
         let inv = inv_rms(xr, eps);
         for (xv, &wv) in xr.iter_mut().zip(w) {

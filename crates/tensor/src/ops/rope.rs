@@ -31,9 +31,16 @@ pub fn rope(
     theta: f32,
     style: RopeStyle,
 ) {
-    assert!(head_dim > 0 && head_dim % 2 == 0, "rope: head_dim {head_dim} must be even and > 0");
+    assert!(
+        head_dim > 0 && head_dim.is_multiple_of(2),
+        "rope: head_dim {head_dim} must be even and > 0"
+    );
     let token_len = n_heads * head_dim;
-    assert_eq!(x.len(), positions.len() * token_len, "rope: x length vs positions * n_heads * head_dim");
+    assert_eq!(
+        x.len(),
+        positions.len() * token_len,
+        "rope: x length vs positions * n_heads * head_dim"
+    );
     let half = head_dim / 2;
     let inv_freq_at = |i: usize| 1.0 / theta.powf((2 * i) as f32 / head_dim as f32);
     let mut table = [0f32; MAX_STACK_PAIRS];
@@ -49,7 +56,10 @@ pub fn rope(
     for (tok, &pos) in x.chunks_exact_mut(token_len).zip(positions) {
         let p = pos as f32;
         for i in 0..half {
-            let inv_freq = if stacked { table[i] } else { inv_freq_at(i) };
+            let inv_freq = match table.get(i) {
+                Some(&f) if stacked => f,
+                _ => inv_freq_at(i),
+            };
             let (sin, cos) = (p * inv_freq).sin_cos();
             let (ia, ib) = match style {
                 RopeStyle::Neox => (i, i + half),
