@@ -49,20 +49,31 @@ pub fn load(path: &Path, threads: usize) -> Result<Loaded> {
         ProgressStyle::with_template("loading {msg} [{bar:30}] {pos}/{len} tensors")
             .map_err(|e| anyhow!("{e}"))?,
     );
-    bar.set_message(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+    bar.set_message(
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    );
     let model = models::load(source.as_ref(), &config, threads, &mut |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })?;
     bar.finish_and_clear();
-    Ok(Loaded { model, tokenizer, template, config, load_time: start.elapsed() })
+    Ok(Loaded {
+        model,
+        tokenizer,
+        template,
+        config,
+        load_time: start.elapsed(),
+    })
 }
 
 fn hf_text_side(dir: &HfModelDir, path: &Path) -> Result<(Tokenizer, Option<ChatTemplate>)> {
     let tok_path = dir
         .tokenizer_json_path()
         .ok_or_else(|| anyhow!("{} has no tokenizer.json", path.display()))?;
-    let bytes = std::fs::read(tok_path).with_context(|| format!("reading {}", tok_path.display()))?;
+    let bytes =
+        std::fs::read(tok_path).with_context(|| format!("reading {}", tok_path.display()))?;
     let tokenizer = Tokenizer::from_tokenizer_json(&bytes)?;
     let template = match dir.tokenizer_config_path() {
         Some(p) => hf_chat_template(p)?,
@@ -76,12 +87,28 @@ fn gguf_tokenizer(gguf: &GgufFile) -> Result<Tokenizer> {
         .get_str("tokenizer.ggml.model")
         .ok_or_else(|| anyhow!("GGUF has no tokenizer.ggml.model"))?
         .to_string();
-    let pre = gguf.get_str("tokenizer.ggml.pre").unwrap_or("default").to_string();
-    let tokens = gguf.get_str_array("tokenizer.ggml.tokens")?.into_iter().map(String::from).collect();
-    let merges = gguf.get_str_array("tokenizer.ggml.merges")?.into_iter().map(String::from).collect();
-    let token_types = gguf.get_i32_array("tokenizer.ggml.token_type").unwrap_or_default();
+    let pre = gguf
+        .get_str("tokenizer.ggml.pre")
+        .unwrap_or("default")
+        .to_string();
+    let tokens = gguf
+        .get_str_array("tokenizer.ggml.tokens")?
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let merges = gguf
+        .get_str_array("tokenizer.ggml.merges")?
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let token_types = gguf
+        .get_i32_array("tokenizer.ggml.token_type")
+        .unwrap_or_default();
     let id = |k: &str| gguf.get_u64(k).and_then(|v| u32::try_from(v).ok());
-    let add_bos = matches!(gguf.get("tokenizer.ggml.add_bos_token"), Some(GgufValue::Bool(true)));
+    let add_bos = matches!(
+        gguf.get("tokenizer.ggml.add_bos_token"),
+        Some(GgufValue::Bool(true))
+    );
     Ok(Tokenizer::from_gguf_vocab(GgufVocab {
         model,
         pre,
@@ -96,8 +123,10 @@ fn gguf_tokenizer(gguf: &GgufFile) -> Result<Tokenizer> {
 
 /// Reads `chat_template` (a string, or a list of named templates) from `tokenizer_config.json`.
 fn hf_chat_template(path: &Path) -> Result<Option<ChatTemplate>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let cfg: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let cfg: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     let source = match cfg.get("chat_template") {
         Some(serde_json::Value::String(s)) => s.clone(),
         Some(serde_json::Value::Array(list)) => match list
@@ -113,10 +142,18 @@ fn hf_chat_template(path: &Path) -> Result<Option<ChatTemplate>> {
     };
     let token_str = |k: &str| match cfg.get(k) {
         Some(serde_json::Value::String(s)) => s.clone(),
-        Some(v) => v.get("content").and_then(|c| c.as_str()).unwrap_or_default().to_string(),
+        Some(v) => v
+            .get("content")
+            .and_then(|c| c.as_str())
+            .unwrap_or_default()
+            .to_string(),
         None => String::new(),
     };
-    Ok(Some(ChatTemplate::new(&source, &token_str("bos_token"), &token_str("eos_token"))?))
+    Ok(Some(ChatTemplate::new(
+        &source,
+        &token_str("bos_token"),
+        &token_str("eos_token"),
+    )?))
 }
 
 fn template_with_specials(source: &str, tok: &Tokenizer) -> Result<ChatTemplate> {

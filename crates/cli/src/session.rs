@@ -36,10 +36,6 @@ impl Session {
         })
     }
 
-    pub fn model(&self) -> &dyn Model {
-        self.model.as_ref()
-    }
-
     pub fn max_context(&self) -> usize {
         self.max_context
     }
@@ -47,15 +43,16 @@ impl Session {
     /// Drops the cached tokens after the longest common prefix with `tokens`, so that only the new
     /// suffix needs a forward pass. Returns the number of tokens kept.
     pub fn keep_common_prefix(&mut self, tokens: &[u32]) -> usize {
-        let common = self.cached.iter().zip(tokens).take_while(|(a, b)| a == b).count();
+        let common = self
+            .cached
+            .iter()
+            .zip(tokens)
+            .take_while(|(a, b)| a == b)
+            .count();
         // The last token is always recomputed so that its logits are available.
         let keep = common.min(tokens.len().saturating_sub(1));
         self.cached.truncate(keep);
         keep
-    }
-
-    pub fn cached_len(&self) -> usize {
-        self.cached.len()
     }
 
     /// Runs `tokens` after the cached ones and returns the logits of the last of them.
@@ -90,30 +87,25 @@ impl Session {
         b.tokens.clear();
         b.tokens.extend_from_slice(chunk);
         b.positions.clear();
-        b.positions.extend((start..start + chunk.len()).map(|p| p as u32));
+        b.positions
+            .extend((start..start + chunk.len()).map(|p| p as u32));
         b.slot_mapping.clear();
         b.slot_mapping.extend((start..start + chunk.len()).map(|p| {
             self.block_table[p / BLOCK_SIZE] * BLOCK_SIZE as u32 + (p % BLOCK_SIZE) as u32
         }));
         let ctx_len = start + chunk.len();
         let n_blocks = ctx_len.div_ceil(BLOCK_SIZE);
-        match b.seqs.first_mut() {
-            Some(seq) if b.seqs.len() == 1 => {
-                seq.token_start = 0;
-                seq.n_tokens = chunk.len();
-                seq.ctx_len = ctx_len;
-                seq.block_table.clear();
-                seq.block_table.extend_from_slice(&self.block_table[..n_blocks]);
-            }
-            _ => {
-                b.seqs.clear();
-                b.seqs.push(SeqSlice {
-                    token_start: 0,
-                    n_tokens: chunk.len(),
-                    ctx_len,
-                    block_table: self.block_table[..n_blocks].to_vec(),
-                });
-            }
+        if b.seqs.len() != 1 {
+            b.seqs.clear();
+            b.seqs.push(SeqSlice::default());
+        }
+        if let Some(seq) = b.seqs.first_mut() {
+            seq.token_start = 0;
+            seq.n_tokens = chunk.len();
+            seq.ctx_len = ctx_len;
+            seq.block_table.clear();
+            seq.block_table
+                .extend_from_slice(&self.block_table[..n_blocks]);
         }
         b.logits_rows.clear();
         if want_logits {

@@ -57,7 +57,10 @@ pub fn run(args: Args) -> Result<()> {
     let color = std::io::stdout().is_terminal();
     let mut out = std::io::stdout().lock();
     if interactive {
-        eprintln!("inferno chat: {} (type /reset to forget the conversation, /exit or Ctrl-D to leave)", path.display());
+        eprintln!(
+            "inferno chat: {} (type /reset to forget the conversation, /exit or Ctrl-D to leave)",
+            path.display()
+        );
     }
     let mut lines = std::io::stdin().lock().lines();
     loop {
@@ -82,7 +85,10 @@ pub fn run(args: Args) -> Result<()> {
         let prompt = tok.encode(&rendered, false);
         if prompt.len() + args.max_tokens > session.max_context() {
             messages.pop();
-            eprintln!("this turn would exceed the context size {} (use /reset)", session.max_context());
+            eprintln!(
+                "this turn would exceed the context size {} (use /reset)",
+                session.max_context()
+            );
             continue;
         }
         let reused = session.keep_common_prefix(&prompt);
@@ -92,7 +98,13 @@ pub fn run(args: Args) -> Result<()> {
         let mut decoder = IncrementalDecoder::new(&tok);
         let t1 = Instant::now();
         while ids.len() < args.max_tokens {
-            let id = sampler.sample(&logits, &SamplingContext { prompt: &prompt, generated: &ids });
+            let id = sampler.sample_with(
+                &logits,
+                &SamplingContext {
+                    prompt: &prompt,
+                    generated: &ids,
+                },
+            );
             ids.push(id);
             if eos.contains(&id) {
                 break;

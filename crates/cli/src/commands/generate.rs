@@ -58,7 +58,13 @@ pub fn run(args: Args) -> Result<()> {
     let t1 = Instant::now();
     let mut first_token = None;
     while ids.len() < args.max_tokens {
-        let id = sampler.sample(&logits, &SamplingContext { prompt: &prompt_ids, generated: &ids });
+        let id = sampler.sample_with(
+            &logits,
+            &SamplingContext {
+                prompt: &prompt_ids,
+                generated: &ids,
+            },
+        );
         first_token.get_or_insert_with(|| t0.elapsed());
         ids.push(id);
         if !args.json {

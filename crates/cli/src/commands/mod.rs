@@ -26,7 +26,11 @@ pub struct ModelArgs {
 impl ModelArgs {
     pub fn threads(&self) -> usize {
         self.threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            })
             .max(1)
     }
 

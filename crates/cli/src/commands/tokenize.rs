@@ -28,7 +28,11 @@ pub fn run(args: Args) -> Result<()> {
     let pieces: Vec<String> = ids.iter().map(|&id| tok.decode(&[id], false)).collect();
     let mut out = std::io::stdout().lock();
     if args.json {
-        writeln!(out, "{}", serde_json::json!({ "ids": ids, "pieces": pieces }))?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({ "ids": ids, "pieces": pieces })
+        )?;
     } else {
         for (id, piece) in ids.iter().zip(&pieces) {
             writeln!(out, "{id:>8} {piece:?}")?;
