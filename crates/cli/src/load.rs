@@ -69,14 +69,31 @@ pub fn load(path: &Path, threads: usize) -> Result<Loaded> {
 }
 
 fn hf_text_side(dir: &HfModelDir, path: &Path) -> Result<(Tokenizer, Option<ChatTemplate>)> {
+    let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
     let tok_path = dir
         .tokenizer_json_path()
         .ok_or_else(|| anyhow!("{} has no tokenizer.json", path.display()))?;
-    let bytes =
-        std::fs::read(tok_path).with_context(|| format!("reading {}", tok_path.display()))?;
-    let tokenizer = Tokenizer::from_tokenizer_json(&bytes)?;
-    let template = match dir.tokenizer_config_path() {
-        Some(p) => hf_chat_template(p)?,
+    let tok_json = read(tok_path)?;
+    let cfg_json = dir.tokenizer_config_path().map(read).transpose()?;
+    // EOS: tokenizer_config's eos_token, plus config.json's and generation_config.json's eos ids
+    // (Qwen3 ends a chat turn with <|im_end|> and a raw completion with <|endoftext|>).
+    let mut eos = dir.config().eos_token_ids.clone();
+    if let Some(gen) = dir.generation_config()? {
+        match gen.get("eos_token_id") {
+            Some(serde_json::Value::Number(n)) => {
+                eos.extend(n.as_u64().and_then(|v| u32::try_from(v).ok()))
+            }
+            Some(serde_json::Value::Array(list)) => eos.extend(
+                list.iter()
+                    .filter_map(|v| v.as_u64())
+                    .filter_map(|v| u32::try_from(v).ok()),
+            ),
+            _ => {}
+        }
+    }
+    let tokenizer = Tokenizer::from_hf(&tok_json, cfg_json.as_deref())?.with_eos_ids(eos);
+    let template = match &cfg_json {
+        Some(bytes) => ChatTemplate::from_tokenizer_config(bytes)?,
         None => None,
     };
     Ok((tokenizer, template))
@@ -119,41 +136,6 @@ fn gguf_tokenizer(gguf: &GgufFile) -> Result<Tokenizer> {
         eos: id("tokenizer.ggml.eos_token_id"),
         add_bos,
     })?)
-}
-
-/// Reads `chat_template` (a string, or a list of named templates) from `tokenizer_config.json`.
-fn hf_chat_template(path: &Path) -> Result<Option<ChatTemplate>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let cfg: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    let source = match cfg.get("chat_template") {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(serde_json::Value::Array(list)) => match list
-            .iter()
-            .find(|t| t.get("name").and_then(|n| n.as_str()) == Some("default"))
-            .and_then(|t| t.get("template"))
-            .and_then(|t| t.as_str())
-        {
-            Some(s) => s.to_string(),
-            None => return Ok(None),
-        },
-        _ => return Ok(None),
-    };
-    let token_str = |k: &str| match cfg.get(k) {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(v) => v
-            .get("content")
-            .and_then(|c| c.as_str())
-            .unwrap_or_default()
-            .to_string(),
-        None => String::new(),
-    };
-    Ok(Some(ChatTemplate::new(
-        &source,
-        &token_str("bos_token"),
-        &token_str("eos_token"),
-    )?))
 }
 
 fn template_with_specials(source: &str, tok: &Tokenizer) -> Result<ChatTemplate> {

@@ -112,7 +112,7 @@ pub fn run(args: Args) -> Result<()> {
             if Some(id) == think_open {
                 write!(out, "{}[thinking] ", if color { DIM } else { "" })?;
             } else if Some(id) == think_close {
-                write!(out, " [/thinking]{}\n", if color { RESET } else { "" })?;
+                writeln!(out, " [/thinking]{}", if color { RESET } else { "" })?;
             } else if let Some(text) = decoder.push(id) {
                 write!(out, "{text}")?;
             }
