@@ -131,9 +131,10 @@ impl Llama {
             ..
         } = self.dims;
         let (n, n_out) = (batch.tokens.len(), batch.logits_rows.len());
-        let (w, pool, style) = (&self.weights, &self.pool, self.weights.rope_style);
+        let (w, pool, rope_style) = (&self.weights, &self.pool, self.weights.rope_style);
         let s = self.scratch.views(n, n_out)?;
         let seqs = self.seqs.fill(batch);
+        let pos = &batch.positions; // [n]
         let KvTensors {
             layers: caches,
             layout,
@@ -153,8 +154,8 @@ impl Llama {
             tr.emit_layer(i, "q_proj_out", s.q);
             tr.emit_layer(i, "k_proj_out", s.k);
             tr.emit_layer(i, "v_proj_out", s.v);
-            rope(s.q, &batch.positions, n_heads, head_dim, theta, style); // [n, n_heads, head_dim]
-            rope(s.k, &batch.positions, n_kv_heads, head_dim, theta, style); // [n, n_kv_heads, head_dim]
+            rope(s.q, pos, n_heads, head_dim, theta, rope_style); // [n, n_heads, head_dim]
+            rope(s.k, pos, n_kv_heads, head_dim, theta, rope_style); // [n, n_kv_heads, head_dim]
             tr.emit_layer(i, "q_rope_out", s.q);
             tr.emit_layer(i, "k_rope_out", s.k);
             paged_self_attention(

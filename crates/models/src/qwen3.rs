@@ -128,6 +128,8 @@ impl Qwen3 {
         let (w, pool) = (&self.weights, &self.pool);
         let s = self.scratch.views(n, n_out)?;
         let seqs = self.seqs.fill(batch);
+        let pos = &batch.positions; // [n]
+        let rope_style = RopeStyle::Neox; // Qwen3 checkpoints of both kinds rotate (i, i + d/2)
         let KvTensors {
             layers: caches,
             layout,
@@ -151,22 +153,8 @@ impl Qwen3 {
             rms_norm_inplace(s.k, &layer.k_norm, eps); // [n, n_kv_heads, head_dim]
             tr.emit_layer(i, "q_norm_out", s.q);
             tr.emit_layer(i, "k_norm_out", s.k);
-            rope(
-                s.q,
-                &batch.positions,
-                n_heads,
-                head_dim,
-                theta,
-                RopeStyle::Neox,
-            );
-            rope(
-                s.k,
-                &batch.positions,
-                n_kv_heads,
-                head_dim,
-                theta,
-                RopeStyle::Neox,
-            );
+            rope(s.q, pos, n_heads, head_dim, theta, rope_style); // [n, n_heads, head_dim]
+            rope(s.k, pos, n_kv_heads, head_dim, theta, rope_style); // [n, n_kv_heads, head_dim]
             tr.emit_layer(i, "q_rope_out", s.q);
             tr.emit_layer(i, "k_rope_out", s.k);
             paged_self_attention(
