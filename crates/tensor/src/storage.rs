@@ -8,8 +8,10 @@ use std::sync::Arc;
 pub enum Storage {
     /// Owned f32 values (activations, upcast or computed weights).
     F32(Arc<Vec<f32>>),
-    /// Owned raw bytes of any dtype (e.g. a re-quantized weight).
+    /// Owned raw bytes of any dtype (e.g. a re-quantized weight). No alignment is promised.
     Bytes(Arc<Vec<u8>>),
+    /// Owned raw bytes aligned for every quant block type (see [`crate::Tensor::to_block_aligned`]).
+    Aligned(Arc<quant::AlignedBytes>),
     /// `len` bytes at `offset` inside a mapped file.
     Mapped {
         map: Arc<memmap2::Mmap>,
@@ -30,7 +32,13 @@ impl Storage {
                 }
             }
             Storage::Bytes(b) => b,
-            Storage::Mapped { map, offset, len } => &map[*offset..*offset + *len],
+            Storage::Aligned(b) => b.as_bytes(),
+            // A range outside the map (only possible for hand-built storage) reads as empty, which
+            // `Tensor::new` and every kernel reject as a length mismatch instead of panicking.
+            Storage::Mapped { map, offset, len } => offset
+                .checked_add(*len)
+                .and_then(|end| map.get(*offset..end))
+                .unwrap_or(&[]),
         }
     }
 

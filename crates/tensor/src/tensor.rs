@@ -60,4 +60,52 @@ impl Tensor {
     pub fn bytes(&self) -> &[u8] {
         self.storage.bytes()
     }
+
+    /// Whether the bytes can be viewed in place as this dtype's blocks (quant's block structs
+    /// need up to 4-byte alignment; F32/F16/BF16 kernels read any alignment). GGUF data always is.
+    pub fn is_block_aligned(&self) -> bool {
+        !self.dtype.is_quantized()
+            || (self.bytes().as_ptr() as usize).is_multiple_of(block_align(self.dtype))
+    }
+
+    /// This tensor, or (if its quantized blocks are misaligned) a copy in [`Storage::Aligned`].
+    /// Matmul works on misaligned blocks too but copies them on every call; a loader that can
+    /// meet such data calls this once instead.
+    pub fn to_block_aligned(&self) -> Tensor {
+        if self.is_block_aligned() {
+            return self.clone();
+        }
+        let mut b = quant::AlignedBytes::new();
+        b.resize(self.bytes().len());
+        b.as_bytes_mut().copy_from_slice(self.bytes());
+        Tensor {
+            dtype: self.dtype,
+            shape: self.shape.clone(),
+            storage: Storage::Aligned(std::sync::Arc::new(b)),
+        }
+    }
+}
+
+/// Alignment of the block struct of a quantized type (1 for plain types).
+pub(crate) fn block_align(ty: GgmlType) -> usize {
+    use quant::{
+        BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K, BlockQ8K,
+        BlockQ8_0, BlockQ8_1,
+    };
+    use std::mem::align_of;
+    match ty {
+        GgmlType::Q4_0 => align_of::<BlockQ4_0>(),
+        GgmlType::Q4_1 => align_of::<BlockQ4_1>(),
+        GgmlType::Q5_0 => align_of::<BlockQ5_0>(),
+        GgmlType::Q5_1 => align_of::<BlockQ5_1>(),
+        GgmlType::Q8_0 => align_of::<BlockQ8_0>(),
+        GgmlType::Q8_1 => align_of::<BlockQ8_1>(),
+        GgmlType::Q4K => align_of::<BlockQ4K>(),
+        GgmlType::Q5K => align_of::<BlockQ5K>(),
+        GgmlType::Q6K => align_of::<BlockQ6K>(),
+        GgmlType::Q8K => align_of::<BlockQ8K>(),
+        // Quant's block structs are at most 4-aligned (checked there at compile time).
+        _ if ty.is_quantized() => 4,
+        _ => 1,
+    }
 }

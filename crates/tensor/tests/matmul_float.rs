@@ -186,6 +186,29 @@ fn matmul_rejects_bad_shapes() {
         matmul(&pool, &[0.0; 8], &bad, &mut out, &mut scratch).is_err(),
         "short storage"
     );
+    // Mapped storage pointing past its map is an error, not a panic.
+    let map = memmap2::MmapMut::map_anon(64)
+        .unwrap()
+        .make_read_only()
+        .unwrap();
+    let storage = Storage::Mapped {
+        map: Arc::new(map),
+        offset: 60,
+        len: 32,
+    };
+    assert!(
+        Tensor::new(GgmlType::F32, vec![8], storage.clone()).is_err(),
+        "range past the map"
+    );
+    let lying = Tensor {
+        dtype: GgmlType::F32,
+        shape: vec![1, 8],
+        storage,
+    };
+    assert!(
+        matmul(&pool, &[0.0; 8], &lying, &mut [0.0], &mut scratch).is_err(),
+        "range past the map"
+    );
     // Empty batch is fine.
     matmul(&pool, &[], &w, &mut [], &mut scratch).expect("n = 0");
 }

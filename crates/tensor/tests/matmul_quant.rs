@@ -192,6 +192,13 @@ fn misaligned_quantized_weights_still_work() {
         matmul(&pool, &x, &aligned, &mut a, &mut scratch).unwrap();
         matmul(&pool, &x, &misaligned, &mut b, &mut scratch).unwrap();
         assert_bits_eq(&a, &b, &format!("{ty} misaligned"));
+        // The explicit once-only copy.
+        assert!(!misaligned.is_block_aligned());
+        let fixed = misaligned.to_block_aligned();
+        assert!(fixed.is_block_aligned() && matches!(fixed.storage, Storage::Aligned(_)));
+        let mut c = vec![0.0; 3 * m];
+        matmul(&pool, &x, &fixed, &mut c, &mut scratch).unwrap();
+        assert_bits_eq(&a, &c, &format!("{ty} to_block_aligned"));
     }
 }
 

@@ -12,6 +12,7 @@ use quant::{
 
 use super::matmul::{ChunkPlan, MatmulScratch};
 use crate::disjoint::DisjointMut;
+use crate::tensor::block_align;
 use crate::{Error, ThreadPool};
 
 /// Weight rows kept hot in cache while every activation row passes over them.
@@ -23,7 +24,8 @@ const PARALLEL_QUANTIZE_MIN_ROWS: usize = 8;
 /// values of `wt` in `w_bytes`, `out` is `[n, m]`, and `n, m, k > 0`.
 ///
 /// Block data must be aligned for its block struct (GGUF data always is). Misaligned data (only
-/// possible for hand-built storage) is copied into the scratch on every call: correct, but slow.
+/// possible for hand-built storage) is copied into the scratch on every call: correct, but slow
+/// (`Tensor::to_block_aligned` once at load avoids that).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn quant_matmul(
     pool: &ThreadPool,
@@ -118,18 +120,7 @@ pub(crate) fn quant_matmul(
 
 /// Whether `bytes` can be viewed as blocks of `ty` in place.
 fn is_aligned(ty: GgmlType, bytes: &[u8]) -> bool {
-    let align = match ty {
-        GgmlType::Q4_0 => std::mem::align_of::<BlockQ4_0>(),
-        GgmlType::Q4_1 => std::mem::align_of::<BlockQ4_1>(),
-        GgmlType::Q5_0 => std::mem::align_of::<BlockQ5_0>(),
-        GgmlType::Q5_1 => std::mem::align_of::<BlockQ5_1>(),
-        GgmlType::Q8_0 => std::mem::align_of::<BlockQ8_0>(),
-        GgmlType::Q4K => std::mem::align_of::<BlockQ4K>(),
-        GgmlType::Q5K => std::mem::align_of::<BlockQ5K>(),
-        GgmlType::Q6K => std::mem::align_of::<BlockQ6K>(),
-        _ => 1,
-    };
-    (bytes.as_ptr() as usize).is_multiple_of(align)
+    (bytes.as_ptr() as usize).is_multiple_of(block_align(ty))
 }
 
 /// The parts of one quantized matmul that do not depend on the block types.
