@@ -1,5 +1,16 @@
-//! Tensors and the CPU backend: a persistent thread pool, f32 / quantized matmul, norms, rope,
-//! activations, and flash-style attention over a paged KV cache.
+//! Tensors and the CPU backend.
+//!
+//! - [`Tensor`] / [`Storage`]: typed, shaped bytes (mapped from a file or owned); no autograd.
+//! - [`ThreadPool`]: persistent workers + the calling thread, tasks handed out by an atomic counter.
+//! - [`ops`]: f32 activation kernels — `matmul` (F32/F16/BF16 and every quantized type the quant
+//!   crate can dot; batch invariant), `rms_norm`, `rope`, `silu_mul`, `add_inplace`,
+//!   `softmax_inplace`, `embedding`.
+//! - [`KvLayout`], [`PagedKvLayer`], [`write_kv`]: one layer's paged KV cache.
+//! - [`paged_attention`]: causal GQA attention of new tokens over the paged cache, flash style.
+//! - [`Isa`]: the SIMD tier the hand-written kernels use (detected once per process).
+//!
+//! Decode allocates nothing once warm: matmul keeps its quantized activations in a
+//! [`ops::MatmulScratch`], attention and rope use stack buffers, the pool recycles its job records.
 
 mod attention;
 mod cpu;

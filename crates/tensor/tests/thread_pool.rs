@@ -145,3 +145,28 @@ fn pools_dropped_right_after_creation_shut_down() {
         drop(pool);
     }
 }
+
+#[test]
+fn speed_sanity_no_asserts() {
+    // Round-trip cost of a job on warm workers (back-to-back runs, as in a forward pass).
+    let pool = ThreadPool::with_available_parallelism();
+    let counter = AtomicUsize::new(0);
+    for _ in 0..1000 {
+        pool.run(pool.n_threads() * 2, |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+    let reps = 20_000;
+    let t = std::time::Instant::now();
+    for _ in 0..reps {
+        pool.run(pool.n_threads() * 2, |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+    eprintln!(
+        "pool.run with {} threads, {} trivial tasks: {:.2} µs per run",
+        pool.n_threads(),
+        pool.n_threads() * 2,
+        t.elapsed().as_secs_f64() * 1e6 / reps as f64
+    );
+}

@@ -19,7 +19,7 @@ use crate::disjoint::DisjointMut;
 use crate::{Error, Tensor, ThreadPool};
 
 /// Below this many multiply-adds a matmul runs on the calling thread alone.
-const PARALLEL_MIN_MACS: usize = 1 << 18;
+const PARALLEL_MIN_MACS: usize = 1 << 16;
 /// Weight rows per task are a multiple of this.
 const CHUNK_ALIGN: usize = 16;
 /// Aim for this many tasks per thread (load balance with an atomic counter).
