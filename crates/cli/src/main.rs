@@ -32,6 +32,8 @@ enum Command {
     Tokenize(commands::tokenize::Args),
     /// Print a model file's metadata and tensor table.
     Inspect(commands::inspect::Args),
+    /// Measure prompt processing and generation speed (llama-bench's tests and columns).
+    Bench(commands::bench::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -48,6 +50,7 @@ fn main() -> std::process::ExitCode {
         Command::Chat(a) => commands::chat::run(a),
         Command::Tokenize(a) => commands::tokenize::run(a),
         Command::Inspect(a) => commands::inspect::run(a),
+        Command::Bench(a) => commands::bench::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

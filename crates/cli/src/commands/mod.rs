@@ -1,5 +1,6 @@
 //! One file per subcommand; `ModelArgs` are the options every model-using command shares.
 
+pub mod bench;
 pub mod chat;
 pub mod generate;
 pub mod inspect;
