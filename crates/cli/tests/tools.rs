@@ -93,8 +93,11 @@ fn chat_two_turns_reuse_the_cache() {
         .collect();
     assert_eq!(cached.len(), 2, "two turns reported: {err}");
     assert_eq!(cached[0], 0);
+    // The whole first user turn, `<|im_start|>user\nHello there<|im_end|>\n<|im_start|>assistant\n`
+    // (10 tokens), is reused; the template renders the earlier reply without its empty think block,
+    // so the cache diverges there.
     assert!(
-        cached[1] > 10,
+        cached[1] >= 10,
         "the second turn reused the first turn's tokens: {err}"
     );
 }
