@@ -30,6 +30,9 @@ const TASK_ACC_VALUES: usize = 4096;
 const MAX_ROWS: usize = 64;
 /// Keys scored at once (a tile never crosses a block boundary).
 const KEY_TILE: usize = 32;
+/// f32 values of one packed K (or V) tile; a tile holds `min(KEY_TILE, PACK_VALUES / head_dim)`
+/// keys.
+const PACK_VALUES: usize = 8192;
 /// Largest supported head_dim (one row must fit a task's accumulators).
 const MAX_HEAD_DIM: usize = TASK_ACC_VALUES;
 /// Sequences whose task offsets are kept on the stack (more use a heap buffer).
@@ -344,46 +347,51 @@ unsafe fn task_body<S: Lanes>(
     let mut l = [0f32; MAX_ROWS]; // running softmax denominator per row
     let mut scores = [0f32; KEY_TILE];
 
-    let (kp, vp, qp) = (layer.k.as_ptr(), layer.v.as_ptr(), q.as_ptr());
+    // The tile's K and V rows, packed contiguously. In the cache, consecutive slots of one kv head
+    // sit `n_kv_heads·head_dim` floats apart (4 KiB for 8 heads of 128): read in place, a tile's
+    // rows would all fall in the same L1 sets and evict each other.
+    let mut k_tile = [0f32; PACK_VALUES]; // [tile_len, head_dim]
+    let mut v_tile = [0f32; PACK_VALUES]; // [tile_len, head_dim]
+    let max_tile = KEY_TILE.min(PACK_VALUES / hd);
+
+    let qp = q.as_ptr();
     let bs = geo.block_size;
     for (b, &block) in seq.block_table[..n_keys.div_ceil(bs)].iter().enumerate() {
         let block_first = b * bs;
         let mut ts = 0;
         while ts < bs && block_first + ts < n_keys {
             let tile_start = block_first + ts; // absolute position of the tile's first key
-            let tile_len = KEY_TILE.min(bs - ts);
+            let tile_len = max_tile.min(bs - ts);
+            // Keys of the tile that any row of this task sees.
+            let used = tile_len.min(n_keys - tile_start);
             // Cache offset of the tile's first key, for this kv head.
             let base = ((block as usize * bs + ts) * geo.n_kv_heads + kv_head) * hd;
+            for j in 0..used {
+                let src = base + j * kv_stride;
+                k_tile[j * hd..(j + 1) * hd].copy_from_slice(&layer.k[src..src + hd]);
+                v_tile[j * hd..(j + 1) * hd].copy_from_slice(&layer.v[src..src + hd]);
+            }
+            let (kp, vp) = (k_tile.as_ptr(), v_tile.as_ptr());
             for r in 0..nr {
                 let vis = (pos_of(r) + 1).saturating_sub(tile_start).min(tile_len);
                 if vis == 0 {
                     continue;
                 }
-                // SAFETY: validated shapes: q row r and keys base + j·kv_stride (j < vis) are in
-                // bounds (block id < num_blocks, ts + vis <= block_size).
+                // SAFETY: q row r is in bounds (validated shapes); keys j < vis <= used are packed
+                // in the tile.
                 unsafe {
                     let qr = qp.add(q_off(r));
                     let mut j = 0;
+                    while j + 8 <= vis {
+                        dots::<S, 8>(qr, kp.add(j * hd), hd, hd, geo.scale, &mut scores[j..j + 8]);
+                        j += 8;
+                    }
                     while j + 4 <= vis {
-                        dots::<S, 4>(
-                            qr,
-                            kp.add(base + j * kv_stride),
-                            kv_stride,
-                            hd,
-                            geo.scale,
-                            &mut scores[j..j + 4],
-                        );
+                        dots::<S, 4>(qr, kp.add(j * hd), hd, hd, geo.scale, &mut scores[j..j + 4]);
                         j += 4;
                     }
                     while j < vis {
-                        dots::<S, 1>(
-                            qr,
-                            kp.add(base + j * kv_stride),
-                            kv_stride,
-                            hd,
-                            geo.scale,
-                            &mut scores[j..j + 1],
-                        );
+                        dots::<S, 1>(qr, kp.add(j * hd), hd, hd, geo.scale, &mut scores[j..j + 1]);
                         j += 1;
                     }
                 }
@@ -405,8 +413,8 @@ unsafe fn task_body<S: Lanes>(
                         acc.as_mut_ptr().add(r * hd),
                         alpha,
                         &scores[..vis],
-                        vp.add(base),
-                        kv_stride,
+                        vp,
+                        hd,
                         hd,
                     )
                 };
@@ -462,7 +470,7 @@ unsafe fn dots<S: Lanes, const J: usize>(
 }
 
 /// `acc ← acc·α (skipped when α = 1) + Σ_j p[j]·v_j` over the keys in order, for every element of the
-/// head; the same operations per element whatever its position in the vector blocks.
+/// head; the same operations per element whatever vector block it falls in.
 ///
 /// # Safety
 /// `acc` has `hd` writable f32; each value row `v + j·stride` (j < p.len()) has `hd` readable.
@@ -475,32 +483,17 @@ unsafe fn accumulate_v<S: Lanes>(
     stride: usize,
     hd: usize,
 ) {
-    const BLOCK: usize = 4;
     // SAFETY: offsets stay inside the rows the caller promised.
     unsafe {
         let hd_vec = hd / S::N * S::N;
-        let av = S::splat(alpha);
         let mut d = 0;
+        while d + 8 * S::N <= hd_vec {
+            accumulate_v_block::<S, 8>(acc.add(d), alpha, p, v.add(d), stride);
+            d += 8 * S::N;
+        }
         while d < hd_vec {
-            let nv = ((hd_vec - d) / S::N).min(BLOCK);
-            let mut a = [S::zero(); BLOCK];
-            for (c, x) in a.iter_mut().enumerate().take(nv) {
-                *x = S::load_x(acc.add(d + c * S::N));
-                if alpha != 1.0 {
-                    *x = S::mul(*x, av);
-                }
-            }
-            for (j, &pj) in p.iter().enumerate() {
-                let pv = S::splat(pj);
-                let vr = v.add(j * stride + d);
-                for (c, x) in a.iter_mut().enumerate().take(nv) {
-                    *x = S::mul_add(pv, S::load_x(vr.add(c * S::N)), *x);
-                }
-            }
-            for (c, x) in a.iter().enumerate().take(nv) {
-                S::store(acc.add(d + c * S::N), *x);
-            }
-            d += nv * S::N;
+            accumulate_v_block::<S, 1>(acc.add(d), alpha, p, v.add(d), stride);
+            d += S::N;
         }
         for t in hd_vec..hd {
             let mut x = *acc.add(t);
@@ -511,6 +504,40 @@ unsafe fn accumulate_v<S: Lanes>(
                 x += pj * *v.add(j * stride + t);
             }
             *acc.add(t) = x;
+        }
+    }
+}
+
+/// [`accumulate_v`] for `B` whole vectors of the head, kept in registers over all keys.
+///
+/// # Safety
+/// `acc` has `B·N` writable f32; each `v + j·stride` has `B·N` readable.
+#[inline(always)]
+unsafe fn accumulate_v_block<S: Lanes, const B: usize>(
+    acc: *mut f32,
+    alpha: f32,
+    p: &[f32],
+    v: *const f32,
+    stride: usize,
+) {
+    // SAFETY: as the caller promised.
+    unsafe {
+        let mut a = [S::zero(); B];
+        for (c, x) in a.iter_mut().enumerate() {
+            *x = S::load_x(acc.add(c * S::N));
+            if alpha != 1.0 {
+                *x = S::mul(*x, S::splat(alpha));
+            }
+        }
+        for (j, &pj) in p.iter().enumerate() {
+            let pv = S::splat(pj);
+            let vr = v.add(j * stride);
+            for (c, x) in a.iter_mut().enumerate() {
+                *x = S::mul_add(pv, S::load_x(vr.add(c * S::N)), *x);
+            }
+        }
+        for (c, x) in a.iter().enumerate() {
+            S::store(acc.add(c * S::N), *x);
         }
     }
 }
