@@ -7,6 +7,7 @@
 //! hub/{owner}--{repo}/{revision}/{file}.sha256     "{sha256}  {name}\n" (sha256sum -c format),
 //!                                                  written after the file: its presence means verified
 //! hub/{owner}--{repo}/{revision}/{file}.part       a download in progress (resumed from its length)
+//! hub/{owner}--{repo}/{revision}/{file}.lock       locked by the process downloading the file
 //! hub/{owner}--{repo}/{revision}/.inferno-repo.json  for a whole-repo download, the files it holds
 //! ```
 //!
@@ -66,6 +67,11 @@ impl Cache {
     /// `{path}.part`.
     pub fn part_path(path: &Path) -> PathBuf {
         with_suffix(path, ".part")
+    }
+
+    /// `{path}.lock`: held (an OS file lock) while a process downloads `path`.
+    pub fn lock_path(path: &Path) -> PathBuf {
+        with_suffix(path, ".lock")
     }
 
     /// `{path}.sha256`.

@@ -2,6 +2,8 @@
 //! `{file}.part` (resuming with `Range: bytes=N-` when a partial is there), retries that resume
 //! after a cut, then size and sha256 checks, fsync, an atomic rename to `{file}` and the
 //! `{file}.sha256` record. A size or sha256 mismatch deletes the partial; a cut keeps it.
+//! `{file}.lock` (an OS file lock) keeps two processes from writing the same partial: the second
+//! waits, then finds the file finished.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
@@ -37,6 +39,25 @@ pub(crate) fn download_file(
 ) -> Result<u64, Error> {
     if let Some(dir) = dest.parent() {
         fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let lock_path = Cache::lock_path(dest);
+    let lock = File::create(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            tracing::info!(
+                file,
+                "another process is downloading this file; waiting for it"
+            );
+            lock.lock().map_err(|e| Error::io(&lock_path, e))?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            tracing::warn!(file, error = %e, "cannot lock the cache file; going on without a lock");
+        }
+    }
+    if Cache::verified_sha(dest, false).is_some() {
+        tracing::debug!(file, "finished by another process");
+        return Ok(0);
     }
     let meta = client.head_file(repo, revision, file)?;
     tracing::info!(

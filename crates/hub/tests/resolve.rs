@@ -353,8 +353,13 @@ fn a_sha256_mismatch_is_an_error_and_leaves_no_file() {
         other => panic!("expected a sha mismatch, got {other}"),
     }
     let dir = cache.join("hub/o--r/main");
-    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
-    assert!(left.is_empty(), "{left:?}");
+    // Only the (empty) lock file of the attempt remains: no file, no partial, no sha record.
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, [format!("{GGUF}.lock")]);
 
     // And nothing half-verified is taken from the cache afterwards.
     let mut off = opts(&hub, &cache);
@@ -648,4 +653,111 @@ fn options_from_the_environment() {
         });
         assert!(matches!(r, Err(Error::InvalidSetting { .. })), "{bad:?}");
     }
+}
+
+/// Splits a safetensors file into two shards by tensor (each with its own header and data offsets
+/// relative to its own data section) and writes the HF index that names them.
+fn split_safetensors(bytes: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let data = &bytes[8 + n..];
+    let names = safetensors_names(bytes);
+    let mut shards = [
+        (serde_json::Map::new(), Vec::new()),
+        (serde_json::Map::new(), Vec::new()),
+    ];
+    let mut weight_map = serde_json::Map::new();
+    for (i, name) in names.iter().enumerate() {
+        let k = i % 2;
+        let mut info = header[name].clone();
+        let off = info["data_offsets"].as_array().unwrap();
+        let (a, b) = (
+            off[0].as_u64().unwrap() as usize,
+            off[1].as_u64().unwrap() as usize,
+        );
+        let (map, buf) = &mut shards[k];
+        let start = buf.len();
+        buf.extend_from_slice(&data[a..b]);
+        info["data_offsets"] = serde_json::json!([start, buf.len()]);
+        map.insert(name.clone(), info);
+        let file = format!("model-0000{}-of-00002.safetensors", k + 1);
+        weight_map.insert(name.clone(), serde_json::Value::String(file));
+    }
+    let encode = |(map, buf): &(serde_json::Map<String, serde_json::Value>, Vec<u8>)| {
+        let h = serde_json::to_vec(map).unwrap();
+        let mut out = (h.len() as u64).to_le_bytes().to_vec();
+        out.extend_from_slice(&h);
+        out.extend_from_slice(buf);
+        out
+    };
+    let index = serde_json::json!({ "metadata": {}, "weight_map": weight_map });
+    (
+        encode(&shards[0]),
+        encode(&shards[1]),
+        serde_json::to_vec(&index).unwrap(),
+    )
+}
+
+#[test]
+fn a_sharded_repo_fetches_the_index_then_the_shards_it_names() {
+    let hub = FakeHub::start();
+    let weights = read_fixture("qwen3-tiny/model.safetensors");
+    let (s1, s2, index) = split_safetensors(&weights);
+    hub.add_repo(
+        "o/sharded",
+        vec![
+            ("config.json", read_fixture("qwen3-tiny/config.json"), false),
+            ("model.safetensors.index.json", index, false),
+            ("model-00001-of-00002.safetensors", s1, true),
+            ("model-00002-of-00002.safetensors", s2, true),
+            (
+                "stale.safetensors",
+                b"not named by the index".to_vec(),
+                true,
+            ),
+        ],
+    );
+    let cache = temp_dir("sharded");
+    let m = hub::resolve("o/sharded", &opts(&hub, &cache)).unwrap();
+    let mut got: Vec<String> = m
+        .files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "config.json",
+            "model-00001-of-00002.safetensors",
+            "model-00002-of-00002.safetensors",
+            "model.safetensors.index.json"
+        ]
+    );
+    assert!(hub.log().iter().all(|l| !l.path.contains("stale")));
+    let model = formats::HfModelDir::open(&m.path).unwrap();
+    let mut names = model.tensor_names();
+    names.sort();
+    assert_eq!(names, safetensors_names(&weights));
+    assert_eq!(model.files().len(), 2);
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+#[test]
+fn two_resolves_at_once_download_the_file_once() {
+    let hub = FakeHub::start();
+    serve_gguf(&hub, "o/r");
+    let cache = temp_dir("concurrent");
+    let arg = format!("o/r:{GGUF}");
+    let o = opts(&hub, &cache);
+    let paths: Vec<PathBuf> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| hub::resolve(&arg, &o).unwrap().path))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(paths[0], paths[1]);
+    assert_eq!(file_sha(&paths[0]), SHA_Q8_GGUF);
+    assert_eq!(hub.body_gets().len(), 1, "{:?}", hub.log());
+    let _ = std::fs::remove_dir_all(&cache);
 }
