@@ -19,13 +19,16 @@ pub fn models_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models")
 }
 
-/// The model to use: the explicit argument, or the default model (which must have been fetched).
+/// The model to use: the explicit argument (a local GGUF file or Hugging Face directory, or a hub id
+/// `owner/repo[:file.gguf][@revision]` fetched into the cache), or the default model (which must have
+/// been fetched by scripts/fetch-models.sh).
 pub fn resolve_model(arg: Option<PathBuf>) -> Result<PathBuf> {
     if let Some(p) = arg {
-        if !p.exists() {
-            bail!("model path {} does not exist", p.display());
+        if p.exists() {
+            return Ok(p);
         }
-        return Ok(p);
+        let opts = hub::ResolveOptions::from_env()?;
+        return Ok(hub::resolve(&p.to_string_lossy(), &opts)?.path);
     }
     let p = models_dir().join(DEFAULT_MODEL_FILE);
     if !p.exists() {
