@@ -45,4 +45,51 @@ pub enum Error {
     Kv(#[from] kv::Error),
     #[error("scheduler audit failed: {0}")]
     Audit(String),
+    /// The model or its KV cache failed (building the cache, or a forward pass).
+    #[error("model: {0}")]
+    Model(String),
+    /// The engine thread could not be started.
+    #[error("engine thread: {0}")]
+    Thread(String),
+}
+
+/// Why `EngineHandle::submit` refused a request. `QueueFull` is the server's 429,
+/// `ShuttingDown` and `EngineDead` its 503s, the others 400s.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    #[error("the waiting queue is full; retry later")]
+    QueueFull,
+    #[error(
+        "prompt of {prompt_tokens} tokens plus max_tokens {max_tokens} exceeds the model's \
+         context of {max_model_len} tokens"
+    )]
+    TooLong {
+        prompt_tokens: usize,
+        max_tokens: usize,
+        max_model_len: usize,
+    },
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    #[error("the engine is shutting down")]
+    ShuttingDown,
+    #[error("the engine has failed and accepts no requests")]
+    EngineDead,
+}
+
+impl From<AddError> for SubmitError {
+    fn from(e: AddError) -> Self {
+        match e {
+            AddError::QueueFull { .. } => SubmitError::QueueFull,
+            AddError::TooLong {
+                prompt_tokens,
+                max_tokens,
+                max_model_len,
+            } => SubmitError::TooLong {
+                prompt_tokens,
+                max_tokens,
+                max_model_len,
+            },
+            AddError::EmptyPrompt | AddError::ZeroMaxTokens => SubmitError::Invalid(e.to_string()),
+        }
+    }
 }

@@ -1,6 +1,8 @@
-//! The engine's pure logic: the request state machine and the token-budget scheduler over the
-//! paged KV pool and the radix prefix cache (no tensors; the runner and the engine thread build
-//! on `Scheduler::schedule` / `Scheduler::update_from_output`).
+//! The engine: the request state machine and the token-budget scheduler over the paged KV pool
+//! and the radix prefix cache (pure logic, below), and the runtime built on
+//! `Scheduler::schedule` / `Scheduler::update_from_output`: the `Runner` (model + KV tensors, one
+//! batched forward per step), per-choice output processing (sampling, logprobs, detokenization,
+//! stop strings) and the engine thread behind `spawn` / `EngineHandle`.
 //!
 //! ```
 //! use engine::{NewRequest, RequestEvent, Scheduler, SchedulerConfig};
@@ -22,19 +24,37 @@
 //! ```
 
 mod audit;
+mod choice_output;
 mod config;
+mod engine_config;
+mod engine_loop;
 mod error;
+mod event;
 mod fork;
+mod generate_request;
+mod handle;
+mod metrics;
 mod output;
 mod preemption;
 mod prefix_cache;
 mod request;
+mod request_group;
+mod runner;
 mod schedule_step;
 mod scheduler;
+mod stop_strings;
 
+pub use choice_output::{ChoiceOutput, TokenEnd, TokenText};
 pub use config::SchedulerConfig;
-pub use error::{AddError, Error};
+pub use engine_config::EngineConfig;
+pub use error::{AddError, Error, SubmitError};
+pub use event::{Event, TokenLogprob};
+pub use generate_request::GenerateRequest;
+pub use handle::{spawn, EngineHandle, RequestStream};
 pub use kv::BlockCopy;
+pub use metrics::{EngineStats, FinishedCounts, Histogram};
 pub use output::{RequestEvent, ScheduledSeq, SchedulerOutput};
 pub use request::{FinishReason, NewRequest, Request, RequestId, RequestStatus, Usage};
+pub use runner::{Runner, StepLogits};
 pub use scheduler::{Scheduler, SchedulerStats};
+pub use stop_strings::{StopScan, StopStrings};

@@ -1,0 +1,152 @@
+//! `Runner`: owns the model and the paged K/V tensors, and turns one `SchedulerOutput` into one
+//! batched forward pass: copy-on-write block copies first, then every scheduled sequence
+//! (decodes and prefill chunks together) as ONE `ForwardBatch`, returning the logits rows of the
+//! sequences that need them. The batch's buffers are kept between steps.
+
+use models::{ForwardBatch, KvTensors, Model, SeqSlice};
+
+use crate::{Error, RequestId, SchedulerOutput};
+
+pub struct Runner {
+    model: Box<dyn Model>,
+    kv: KvTensors,
+    batch: ForwardBatch,
+    /// The request owning each row of the last step's logits, in order.
+    row_ids: Vec<RequestId>,
+    vocab: usize,
+}
+
+/// The logits of one step: row `i` (`[vocab]`) belongs to `ids()[i]`, in the order of the
+/// scheduled sequences that needed logits.
+#[derive(Debug, Clone, Copy)]
+pub struct StepLogits<'a> {
+    ids: &'a [RequestId],
+    /// `[ids.len(), vocab]`
+    logits: &'a [f32],
+    vocab: usize,
+}
+
+impl<'a> StepLogits<'a> {
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn ids(&self) -> &'a [RequestId] {
+        self.ids
+    }
+
+    /// `(request, [vocab] logits)` of row `i`.
+    pub fn row(&self, i: usize) -> Option<(RequestId, &'a [f32])> {
+        let id = *self.ids.get(i)?;
+        let row = self.logits.get(i * self.vocab..(i + 1) * self.vocab)?;
+        Some((id, row))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (RequestId, &'a [f32])> + '_ {
+        (0..self.len()).filter_map(|i| self.row(i))
+    }
+}
+
+impl Runner {
+    /// A runner whose cache has `num_blocks` blocks of `block_size` tokens for `model`'s
+    /// `kv_spec()` (the scheduler's pool, block for block).
+    pub fn new(model: Box<dyn Model>, num_blocks: usize, block_size: usize) -> Result<Self, Error> {
+        let kv = KvTensors::new(model.kv_spec(), num_blocks, block_size)
+            .map_err(|e| Error::Model(format!("building the KV cache: {e}")))?;
+        let vocab = model.config().vocab_size;
+        Ok(Self {
+            model,
+            kv,
+            batch: ForwardBatch::default(),
+            row_ids: Vec::new(),
+            vocab,
+        })
+    }
+
+    pub fn model(&self) -> &dyn Model {
+        self.model.as_ref()
+    }
+
+    pub fn kv(&self) -> &KvTensors {
+        &self.kv
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.vocab
+    }
+
+    /// The batch built by the last `run` (for inspection in tests).
+    pub fn last_batch(&self) -> &ForwardBatch {
+        &self.batch
+    }
+
+    /// Runs one step: performs `out.copies` (every slot of `src` onto `dst`, K and V, in every
+    /// layer), then one forward over all of `out.scheduled` in order. Returns the logits of the
+    /// sequences with `needs_logits`. An empty step runs nothing.
+    pub fn run(&mut self, out: &SchedulerOutput) -> Result<StepLogits<'_>, Error> {
+        for c in &out.copies {
+            for (i, layer) in self.kv.layers.iter_mut().enumerate() {
+                layer
+                    .copy_block(&self.kv.layout, c.src.0, c.dst.0)
+                    .map_err(|e| {
+                        Error::Model(format!("copy {} -> {} in layer {i}: {e}", c.src, c.dst))
+                    })?;
+            }
+        }
+        self.build_batch(out);
+        if self.batch.tokens.is_empty() {
+            return Ok(StepLogits {
+                ids: &self.row_ids,
+                logits: &[],
+                vocab: self.vocab,
+            });
+        }
+        let logits = self
+            .model
+            .forward(&self.batch, &mut self.kv)
+            .map_err(|e| Error::Model(format!("forward of {out}: {e}")))?;
+        if logits.len() != self.row_ids.len() * self.vocab {
+            return Err(Error::Model(format!(
+                "forward returned {} logits for {} rows of {}",
+                logits.len(),
+                self.row_ids.len(),
+                self.vocab
+            )));
+        }
+        Ok(StepLogits {
+            ids: &self.row_ids,
+            logits,
+            vocab: self.vocab,
+        })
+    }
+
+    /// Fills the batch from `out`, reusing its buffers (also each sequence's block table).
+    fn build_batch(&mut self, out: &SchedulerOutput) {
+        let b = &mut self.batch;
+        b.tokens.clear();
+        b.positions.clear();
+        b.slot_mapping.clear();
+        b.logits_rows.clear();
+        self.row_ids.clear();
+        b.seqs.truncate(out.scheduled.len());
+        b.seqs.resize_with(out.scheduled.len(), SeqSlice::default);
+        for (seq, s) in b.seqs.iter_mut().zip(&out.scheduled) {
+            seq.token_start = b.tokens.len();
+            seq.n_tokens = s.num_tokens();
+            seq.ctx_len = s.range.end;
+            seq.block_table.clear();
+            seq.block_table.extend_from_slice(&s.block_table);
+            b.tokens.extend_from_slice(&s.token_ids);
+            b.positions.extend_from_slice(&s.positions);
+            b.slot_mapping.extend_from_slice(&s.slot_mapping);
+            if s.needs_logits && !s.token_ids.is_empty() {
+                b.logits_rows.push(b.tokens.len() - 1);
+                self.row_ids.push(s.id);
+            }
+        }
+    }
+}
