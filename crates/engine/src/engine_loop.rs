@@ -460,11 +460,22 @@ impl EngineLoop {
         Ok(())
     }
 
-    /// Fails every in-flight request and marks the engine dead.
+    /// Fails every in-flight request and marks the engine dead (the stats say so before the
+    /// clients hear of it).
     fn die(&mut self, msg: &str) {
         self.shared.state.store(DEAD, Ordering::SeqCst);
+        self.stats.finished.error += self
+            .groups
+            .values()
+            .map(|g| g.live_ids().count() as u64)
+            .sum::<u64>();
+        self.stats.alive = false;
+        // The scheduler may be in any state after a panic: reading it must not take the
+        // clients' errors down with it.
+        if catch_unwind(AssertUnwindSafe(|| self.publish())).is_err() {
+            self.shared.publish(&self.stats);
+        }
         for (_, group) in self.groups.drain() {
-            self.stats.finished.error += group.live_ids().count() as u64;
             group.send(Event::Error(msg.to_string()));
         }
         // Submissions still in the channel.
@@ -474,8 +485,6 @@ impl EngineLoop {
             }
         }
         self.owner.clear();
-        self.stats.alive = false;
-        self.publish();
     }
 
     /// Publishes the metrics snapshot (gauges read from the scheduler now).

@@ -2,5 +2,10 @@
 //! outputs equal running alone and the references, prefix caching, aborts, overload, output
 //! processing and failure handling.
 
+mod abort;
+mod failure;
 mod greedy;
+mod output;
+mod overload;
+mod prefix_cache;
 mod support;

@@ -256,26 +256,77 @@ pub fn prompts(tok: &Tokenizer, n: usize) -> Vec<Vec<u32>> {
         .collect()
 }
 
-/// A model whose every forward waits for a permit from the test (at most 20 s) and reports the
-/// number of tokens it ran, so a test can stop the engine between two steps.
+/// A model whose every forward reports that it started (`entered`, the batch's token count),
+/// waits for a permit from the test (at most 20 s; at once when the permit sender is dropped),
+/// runs, and reports that it ran: the test can hold the engine inside a step.
 pub struct Gated {
     pub inner: Box<dyn Model>,
     pub permits: mpsc::Receiver<()>,
+    pub entered: mpsc::Sender<usize>,
     pub ran: mpsc::Sender<usize>,
 }
 
+/// The test's side of a `Gated` model.
+pub struct Gate {
+    pub permits: Option<mpsc::Sender<()>>,
+    pub entered: mpsc::Receiver<usize>,
+    pub ran: mpsc::Receiver<usize>,
+}
+
+impl Gate {
+    /// Lets one forward run.
+    pub fn permit(&self) {
+        if let Some(p) = &self.permits {
+            p.send(()).expect("engine gone");
+        }
+    }
+
+    /// Lets every forward run from now on.
+    pub fn open(&mut self) {
+        self.permits = None;
+    }
+
+    /// Waits until a forward has started; returns its token count.
+    pub fn wait_entered(&self) -> usize {
+        self.entered
+            .recv_timeout(Duration::from_secs(60))
+            .expect("no forward started")
+    }
+
+    /// Waits until a forward has finished; returns its token count.
+    pub fn wait_ran(&self) -> usize {
+        self.ran
+            .recv_timeout(Duration::from_secs(60))
+            .expect("no forward finished")
+    }
+
+    /// Lets one forward run and waits for it (consuming its `entered` and `ran` reports);
+    /// returns its token count.
+    pub fn step(&self) -> usize {
+        self.permit();
+        let entered = self.wait_entered();
+        assert_eq!(self.wait_ran(), entered);
+        entered
+    }
+}
+
 impl Gated {
-    pub fn new(inner: Box<dyn Model>) -> (Self, mpsc::Sender<()>, mpsc::Receiver<usize>) {
+    pub fn wrap(inner: Box<dyn Model>) -> (Box<dyn Model>, Gate) {
         let (permit_tx, permits) = mpsc::channel();
+        let (entered, entered_rx) = mpsc::channel();
         let (ran, ran_rx) = mpsc::channel();
         (
-            Gated {
+            Box::new(Gated {
                 inner,
                 permits,
+                entered,
                 ran,
+            }),
+            Gate {
+                permits: Some(permit_tx),
+                entered: entered_rx,
+                ran: ran_rx,
             },
-            permit_tx,
-            ran_rx,
         )
     }
 }
@@ -290,6 +341,7 @@ impl Model for Gated {
     }
 
     fn forward(&mut self, batch: &ForwardBatch, kv: &mut KvTensors) -> models::Result<&[f32]> {
+        let _ = self.entered.send(batch.tokens.len());
         let _ = self.permits.recv_timeout(Duration::from_secs(20));
         let _ = self.ran.send(batch.tokens.len());
         self.inner.forward(batch, kv)
@@ -305,14 +357,16 @@ impl Model for Gated {
     }
 }
 
-/// A model that panics in its `panic_at`-th forward (counting from 0).
-pub struct Panicking {
+/// A model that fails its `fail_at`-th forward (counting from 0) and every later one: with a
+/// panic, or with an error when `panic` is false (then only that one forward fails).
+pub struct Faulty {
     pub inner: Box<dyn Model>,
     pub calls: usize,
-    pub panic_at: usize,
+    pub fail_at: usize,
+    pub panic: bool,
 }
 
-impl Model for Panicking {
+impl Model for Faulty {
     fn config(&self) -> &ModelConfig {
         self.inner.config()
     }
@@ -322,9 +376,15 @@ impl Model for Panicking {
     }
 
     fn forward(&mut self, batch: &ForwardBatch, kv: &mut KvTensors) -> models::Result<&[f32]> {
+        let call = self.calls;
         self.calls += 1;
-        if self.calls > self.panic_at {
-            panic!("injected failure in forward {}", self.calls - 1);
+        if self.panic && call >= self.fail_at {
+            panic!("injected failure in forward {call}");
+        }
+        if !self.panic && call == self.fail_at {
+            return Err(models::Error::Batch(format!(
+                "injected error in forward {call}"
+            )));
         }
         self.inner.forward(batch, kv)
     }
