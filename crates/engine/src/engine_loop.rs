@@ -68,7 +68,14 @@ impl EngineLoop {
     }
 
     pub fn run(mut self) {
-        if let Err(msg) = self.serve() {
+        let served = match catch_unwind(AssertUnwindSafe(|| self.serve())) {
+            Ok(r) => r,
+            Err(panic) => Err(format!(
+                "engine thread panicked: {}",
+                panic_message(&*panic)
+            )),
+        };
+        if let Err(msg) = served {
             self.die(&msg);
             return;
         }
@@ -101,12 +108,7 @@ impl EngineLoop {
                 Ok(Ok(())) => self.publish(),
                 Ok(Err(e)) => return Err(format!("engine step failed: {e}")),
                 Err(panic) => {
-                    let msg = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "unknown panic".into());
-                    return Err(format!("engine step panicked: {msg}"));
+                    return Err(format!("engine step panicked: {}", panic_message(&*panic)))
                 }
             }
         }
@@ -513,4 +515,13 @@ impl EngineLoop {
         );
         self.shared.publish(&self.stats);
     }
+}
+
+/// The text of a panic payload (`panic!` with a literal or a format string).
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }

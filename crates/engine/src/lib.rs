@@ -4,6 +4,30 @@
 //! batched forward per step), per-choice output processing (sampling, logprobs, detokenization,
 //! stop strings) and the engine thread behind `spawn` / `EngineHandle`.
 //!
+//! Serving (the model and tokenizer loaded elsewhere):
+//!
+//! ```no_run
+//! # fn demo(model: Box<dyn models::Model>, tok: std::sync::Arc<tokenizer::Tokenizer>) -> Result<(), Box<dyn std::error::Error>> {
+//! use engine::{EngineConfig, Event, GenerateRequest};
+//! let engine = engine::spawn(model, tok.clone(), EngineConfig::default())?;
+//! let mut req = GenerateRequest::new(tok.encode("Hello", false), 16);
+//! req.stop_strings = vec!["\n\n".into()];
+//! let mut stream = engine.submit(req)?; // QueueFull / TooLong / Invalid / ShuttingDown / EngineDead
+//! while let Some(ev) = stream.recv_blocking() { // `stream.recv().await` in async code
+//!     match ev {
+//!         Event::Token { text, .. } => print!("{text}"),
+//!         Event::Finished { reason, usage, .. } => println!("\n{reason:?} {usage:?}"),
+//!         Event::Error(e) => eprintln!("{e}"),
+//!     }
+//! }
+//! print!("{}", engine.stats().render_prometheus("inferno"));
+//! engine.shutdown(std::time::Instant::now() + std::time::Duration::from_secs(30));
+//! engine.join();
+//! # Ok(()) }
+//! ```
+//!
+//! The scheduler alone (pure logic):
+//!
 //! ```
 //! use engine::{NewRequest, RequestEvent, Scheduler, SchedulerConfig};
 //! let cfg = SchedulerConfig { max_batched_tokens: 8, max_running: 4, max_waiting: 4,
