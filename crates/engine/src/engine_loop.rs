@@ -224,6 +224,7 @@ impl EngineLoop {
         };
         self.stats.steps += 1;
         self.stats.batched_tokens += out.num_batched_tokens() as u64;
+        self.stats.block_copies += out.copies.len() as u64;
 
         // Sample every sequence that needs a token; fork choices 1.. off the first logits of
         // choice 0 (before `update_from_output`, which may finish choice 0).

@@ -254,3 +254,15 @@ impl EngineHandle {
         self.limits.vocab_size
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Handlers on any thread share the handle; streams move into async tasks.
+    #[test]
+    fn handle_and_stream_can_cross_threads() {
+        fn shared<T: Send + Sync + Clone>() {}
+        fn sent<T: Send>() {}
+        shared::<super::EngineHandle>();
+        sent::<super::RequestStream>();
+    }
+}

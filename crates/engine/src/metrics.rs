@@ -97,6 +97,8 @@ pub struct EngineStats {
     pub prefix_query_tokens: u64,
     pub prefix_hit_tokens: u64,
     pub preemptions: u64,
+    /// Copy-on-write block copies (a shared, partly filled block written by one holder).
+    pub block_copies: u64,
     /// Prompt tokens of admitted requests (once per request, whatever `n`).
     pub prompt_tokens: u64,
     /// Prompt positions run through the model (cache hits excluded; recomputation after a
@@ -128,6 +130,7 @@ impl EngineStats {
             prefix_query_tokens: 0,
             prefix_hit_tokens: 0,
             preemptions: 0,
+            block_copies: 0,
             prompt_tokens: 0,
             prompt_tokens_computed: 0,
             generation_tokens: 0,
@@ -219,6 +222,12 @@ impl EngineStats {
             "counter",
             "Sequences preempted (recomputed later) for lack of KV blocks.",
             self.preemptions as f64,
+        );
+        scalar(
+            "kv_cache_block_copies_total",
+            "counter",
+            "Copy-on-write copies of shared, partly filled KV blocks.",
+            self.block_copies as f64,
         );
         scalar(
             "prompt_tokens_total",

@@ -184,6 +184,10 @@ fn n_two_shares_the_prompt_and_seeds_reproduce() {
         "the prompt is computed once for both choices"
     );
     assert_eq!(st.generation_tokens, 32);
+    assert_eq!(
+        st.block_copies, 1,
+        "the first of the two to write its shared last prompt block copies it"
+    );
     for c in &two {
         assert_eq!(c.tokens.len(), 16);
         assert_eq!(c.usage.prompt_tokens, prompt.len());
@@ -197,6 +201,7 @@ fn n_two_shares_the_prompt_and_seeds_reproduce() {
     let toks = |cs: &[Choice]| cs.iter().map(|c| c.tokens.clone()).collect::<Vec<_>>();
     assert_eq!(toks(&again), toks(&two));
     assert_eq!(again[0].usage.cached_tokens, prompt.len() / 16 * 16);
+    assert_eq!(wait_idle(&h).block_copies, 2);
 
     // Choice i is what a single request seeded with seed + i samples.
     let (model, tok) = tiny();
