@@ -34,13 +34,15 @@ enum Command {
     Inspect(commands::inspect::Args),
     /// Measure prompt processing and generation speed (llama-bench's tests and columns).
     Bench(commands::bench::Args),
+    /// Serve the model over an OpenAI-compatible HTTP API.
+    Serve(commands::serve::Args),
 }
 
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("INFERNO_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,server=info")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -51,6 +53,7 @@ fn main() -> std::process::ExitCode {
         Command::Tokenize(a) => commands::tokenize::run(a),
         Command::Inspect(a) => commands::inspect::run(a),
         Command::Bench(a) => commands::bench::run(a),
+        Command::Serve(a) => commands::serve::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

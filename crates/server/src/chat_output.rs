@@ -35,18 +35,19 @@ pub struct ChatStreamRenderer {
 }
 
 impl ChatStreamRenderer {
+    /// `splitter`: the reasoning splitter every choice starts from.
     pub fn new(
         meta: ResponseMeta,
         tokenizer: Arc<Tokenizer>,
         n_choices: usize,
-        reasoning: bool,
+        splitter: ReasoningSplitter,
         logprobs: bool,
         include_usage: bool,
     ) -> ChatStreamRenderer {
         ChatStreamRenderer {
             meta,
             tokenizer,
-            splitters: vec![ReasoningSplitter::new(reasoning); n_choices],
+            splitters: vec![splitter; n_choices],
             logprobs,
             include_usage,
         }
@@ -161,7 +162,7 @@ pub fn assemble(
     pieces: Vec<Piece>,
     usage: Usage,
     n_choices: usize,
-    reasoning: bool,
+    splitter: &ReasoningSplitter,
     logprobs: bool,
 ) -> ChatCompletion {
     let mut texts = vec![String::new(); n_choices];
@@ -194,7 +195,7 @@ pub fn assemble(
         .zip(reasons)
         .enumerate()
         .map(|(index, ((text, lp), finish_reason))| {
-            let split = ReasoningSplitter::split_all(reasoning, &text);
+            let split = splitter.clone().split_all(&text);
             ChatChoice {
                 index,
                 message: ChatMessage {

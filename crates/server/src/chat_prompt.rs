@@ -68,12 +68,14 @@ impl ChatPrompt {
     }
 
     /// Renders the template and tokenizes the text (special tokens in it are matched; nothing
-    /// is added around it: the template writes BOS itself when the model wants one).
-    pub async fn tokenize(self, model: &Arc<Model>) -> Result<Vec<u32>, ApiError> {
+    /// is added around it: the template writes BOS itself when the model wants one). Returns
+    /// the text and its ids.
+    pub async fn tokenize(self, model: &Arc<Model>) -> Result<(String, Vec<u32>), ApiError> {
         let model = Arc::clone(model);
         tokio::task::spawn_blocking(move || {
             let text = self.render(&model)?;
-            Ok(model.tokenizer.encode(&text, false))
+            let ids = model.tokenizer.encode(&text, false);
+            Ok((text, ids))
         })
         .await
         .map_err(|e| ApiError::internal(format!("tokenizing the prompt failed: {e}")))?

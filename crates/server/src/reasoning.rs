@@ -1,7 +1,9 @@
 //! Qwen3-style reasoning split: generated text that opens with `<think>` (after optional
-//! whitespace) is reasoning up to `</think>`, then content. Works on streamed text: a tag may
-//! arrive as its own delta or split across deltas; text that could still become a tag is held
-//! back until it is decided. The tags themselves are never shown.
+//! whitespace) is reasoning up to `</think>`, then content. When the prompt itself ends inside
+//! an open think block (templates that write `<think>` into the generation prompt), the output
+//! starts as reasoning. Works on streamed text: a tag may arrive as its own delta or split
+//! across deltas; text that could still become a tag is held back until it is decided. The
+//! tags themselves are never shown.
 
 const OPEN: &str = "<think>";
 const CLOSE: &str = "</think>";
@@ -46,6 +48,18 @@ impl ReasoningSplitter {
             },
             held: String::new(),
         }
+    }
+
+    /// The splitter for a reply to `prompt`: already in reasoning when the prompt's last
+    /// `<think>` is not closed.
+    pub fn for_prompt(enabled: bool, prompt: &str) -> ReasoningSplitter {
+        let open = prompt.rfind(OPEN);
+        let in_reasoning = enabled && open.is_some() && prompt.rfind(CLOSE) < open;
+        let mut s = ReasoningSplitter::new(enabled);
+        if in_reasoning {
+            s.state = State::Reasoning;
+        }
+        s
     }
 
     /// Adds a delta of generated text.
@@ -103,9 +117,9 @@ impl ReasoningSplitter {
         }
     }
 
-    /// Splits a whole text at once (non-streaming responses).
-    pub fn split_all(enabled: bool, text: &str) -> Split {
-        let mut s = ReasoningSplitter::new(enabled);
+    /// Splits a whole text at once (non-streaming responses), from this splitter's state.
+    pub fn split_all(mut self, text: &str) -> Split {
+        let s = &mut self;
         let mut a = s.push(text);
         let b = s.finish();
         a.reasoning.push_str(&b.reasoning);
@@ -166,7 +180,7 @@ mod tests {
     fn every_split_point_gives_the_same_result() {
         let text = "  <think>a<b</thin</think>c</think>d";
         let want = split("a<b</thin", "c</think>d");
-        assert_eq!(ReasoningSplitter::split_all(true, text), want);
+        assert_eq!(ReasoningSplitter::new(true).split_all(text), want);
         for i in 0..=text.len() {
             for j in i..=text.len() {
                 let got = stream(true, &[&text[..i], &text[i..j], &text[j..]]);
@@ -178,20 +192,29 @@ mod tests {
     #[test]
     fn content_only_and_unclosed() {
         assert_eq!(
-            ReasoningSplitter::split_all(true, "Hello"),
+            ReasoningSplitter::new(true).split_all("Hello"),
             split("", "Hello")
         );
         assert_eq!(
-            ReasoningSplitter::split_all(true, "x<think>y</think>"),
+            ReasoningSplitter::new(true).split_all("x<think>y</think>"),
             split("", "x<think>y</think>")
         );
         assert_eq!(stream(true, &["<thi", "nk>abc</th"]), split("abc</th", ""));
         assert_eq!(stream(true, &["<thi"]), split("", "<thi"));
         assert_eq!(stream(true, &["\n", " "]), split("", "\n "));
         assert_eq!(
-            ReasoningSplitter::split_all(false, "<think>a</think>b"),
+            ReasoningSplitter::new(false).split_all("<think>a</think>b"),
             split("", "<think>a</think>b")
         );
+        // A prompt that ends inside a think block: the reply starts as reasoning.
+        let open = ReasoningSplitter::for_prompt(true, "<|im_start|>assistant\n<think>\n");
+        assert_eq!(open.split_all("a</think>b"), split("a", "b"));
+        let closed = ReasoningSplitter::for_prompt(true, "assistant\n<think>\n\n</think>\n\n");
+        assert_eq!(closed.split_all("a</think>b"), split("", "a</think>b"));
+        let plain = ReasoningSplitter::for_prompt(true, "user\nhi");
+        assert_eq!(plain.split_all("<think>a</think>b"), split("a", "b"));
+        let off = ReasoningSplitter::for_prompt(false, "<think>");
+        assert_eq!(off.split_all("a</think>b"), split("", "a</think>b"));
         // Text held back is not shown early: a partial close tag waits.
         let mut s = ReasoningSplitter::new(true);
         assert_eq!(s.push("<think>ab</"), split("ab", ""));

@@ -45,16 +45,20 @@ pub async fn drive<S: EventSource, R: ChunkRenderer>(
     }
     for (prompt, source) in sources.iter_mut().enumerate() {
         loop {
-            let event = tokio::select! {
-                biased;
-                _ = tx.closed() => return,
-                ev = source.next_event() => ev,
-                _ = sleep_until(last_sent + setup.keep_alive) => {
-                    if !tx.send(keep_alive_frame()).await {
-                        return;
+            // The event future lives across keep-alives (never cancelled half-way).
+            let next = source.next_event();
+            tokio::pin!(next);
+            let event = loop {
+                tokio::select! {
+                    biased;
+                    _ = tx.closed() => return,
+                    ev = &mut next => break ev,
+                    _ = sleep_until(last_sent + setup.keep_alive) => {
+                        if !tx.send(keep_alive_frame()).await {
+                            return;
+                        }
+                        last_sent = Instant::now();
                     }
-                    last_sent = Instant::now();
-                    continue;
                 }
             };
             let result = match event {
@@ -109,4 +113,171 @@ pub async fn collect<S: EventSource>(
         progress.end_of_prompt(prompt)?;
     }
     Ok((pieces, progress.usage()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use engine::{Event, FinishReason};
+
+    use super::*;
+    use crate::sse::channel;
+
+    /// Events after delays; records being dropped (= the engine request aborted).
+    struct Scripted {
+        script: VecDeque<(Duration, Event)>,
+        dropped: Arc<AtomicBool>,
+    }
+
+    impl EventSource for Scripted {
+        async fn next_event(&mut self) -> Option<Event> {
+            let (delay, ev) = self.script.pop_front()?;
+            tokio::time::sleep(delay).await;
+            Some(ev)
+        }
+    }
+
+    impl Drop for Scripted {
+        fn drop(&mut self) {
+            self.dropped.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn token(text: &str) -> Event {
+        Event::Token {
+            choice: 0,
+            token: 1,
+            text: text.into(),
+            logprob: None,
+        }
+    }
+
+    fn finished() -> Event {
+        Event::Finished {
+            choice: 0,
+            reason: FinishReason::Stop,
+            matched_stop: None,
+            usage: engine::Usage {
+                prompt_tokens: 3,
+                completion_tokens: 2,
+                cached_tokens: 0,
+            },
+        }
+    }
+
+    /// Text frames as `t:<text>`, finishes as `f:<reason>`.
+    struct Plain;
+
+    impl ChunkRenderer for Plain {
+        fn start(&mut self) -> Vec<Bytes> {
+            vec![Bytes::from_static(b"start\n\n")]
+        }
+        fn piece(&mut self, piece: Piece) -> Vec<Bytes> {
+            vec![match piece {
+                Piece::Token { text, .. } => Bytes::from(format!("t:{text}\n\n")),
+                Piece::Finished { reason, .. } => Bytes::from(format!("f:{reason}\n\n")),
+            }]
+        }
+        fn usage(&mut self, usage: Usage) -> Bytes {
+            Bytes::from(format!("u:{}\n\n", usage.total_tokens))
+        }
+    }
+
+    fn source(script: Vec<(u64, Event)>) -> (Scripted, Arc<AtomicBool>) {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let s = Scripted {
+            script: script
+                .into_iter()
+                .map(|(ms, e)| (Duration::from_millis(ms), e))
+                .collect(),
+            dropped: Arc::clone(&dropped),
+        };
+        (s, dropped)
+    }
+
+    async fn run(script: Vec<(u64, Event)>, include_usage: bool) -> String {
+        let (src, _) = source(script);
+        let (tx, body) = channel();
+        let setup = StreamSetup {
+            include_usage,
+            keep_alive: Duration::from_millis(100),
+        };
+        tokio::spawn(drive(vec![src], Progress::new(1, 1), Plain, setup, tx));
+        let bytes = axum::body::to_bytes(axum::body::Body::new(body), 1 << 20)
+            .await
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn keep_alive_comments_during_silence() {
+        // 350 ms of silence (a long prefill), then tokens.
+        let out = run(
+            vec![(350, token("a")), (10, token("b")), (0, finished())],
+            true,
+        )
+        .await;
+        assert_eq!(
+            out,
+            "start\n\n: keep-alive\n\n: keep-alive\n\n: keep-alive\n\nt:a\n\nt:b\n\nf:stop\n\nu:5\n\ndata: [DONE]\n\n"
+        );
+        let out = run(vec![(0, token("a")), (0, finished())], false).await;
+        assert_eq!(out, "start\n\nt:a\n\nf:stop\n\ndata: [DONE]\n\n");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn errors_end_the_stream_with_an_error_event() {
+        let out = run(
+            vec![(0, token("a")), (0, Event::Error("boom".into()))],
+            true,
+        )
+        .await;
+        assert!(
+            out.starts_with("start\n\nt:a\n\ndata: {\"error\":{"),
+            "{out}"
+        );
+        assert!(
+            out.contains("boom") && out.ends_with("data: [DONE]\n\n"),
+            "{out}"
+        );
+        // The engine closing the stream before the choice finished is an error too.
+        let out = run(vec![(0, token("a"))], false).await;
+        assert!(
+            out.contains("\"error\"") && out.ends_with("data: [DONE]\n\n"),
+            "{out}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn client_gone_drops_the_source_at_once() {
+        // A source that would stay silent for an hour (a prefill that long).
+        let (src, dropped) = source(vec![(3_600_000, token("late"))]);
+        let (tx, body) = channel();
+        let setup = StreamSetup {
+            include_usage: false,
+            keep_alive: Duration::from_secs(1000),
+        };
+        let task = tokio::spawn(drive(vec![src], Progress::new(1, 1), Plain, setup, tx));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(!dropped.load(Ordering::SeqCst));
+        drop(body);
+        tokio::time::timeout(Duration::from_millis(10), task)
+            .await
+            .expect("the driver returns when the client is gone")
+            .unwrap();
+        assert!(dropped.load(Ordering::SeqCst));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn collect_gathers_pieces_and_usage() {
+        let (src, _) = source(vec![(5, token("a")), (5, token("b")), (0, finished())]);
+        let (pieces, usage) = collect(vec![src], Progress::new(1, 1)).await.unwrap();
+        assert_eq!(pieces.len(), 3);
+        assert_eq!(usage, Usage::new(3, 2, 0));
+        let (src, _) = source(vec![(5, token("a"))]);
+        assert!(collect(vec![src], Progress::new(1, 1)).await.is_err());
+    }
 }

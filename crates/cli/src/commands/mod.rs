@@ -4,6 +4,7 @@ pub mod bench;
 pub mod chat;
 pub mod generate;
 pub mod inspect;
+pub mod serve;
 pub mod tokenize;
 
 use std::path::PathBuf;

@@ -12,6 +12,7 @@ use crate::model_field::check_model;
 use crate::openai_types::unix_now;
 use crate::params::{GenParams, Limits};
 use crate::progress::Progress;
+use crate::reasoning::ReasoningSplitter;
 use crate::request_fields::Fields;
 use crate::request_id::new_id;
 use crate::sse;
@@ -41,7 +42,8 @@ async fn handle(state: AppState, body: &[u8]) -> Result<Response, ApiError> {
         },
     )?;
     let logprobs = chat_logprobs(&f, model.max_logprobs)?;
-    let prompt = ChatPrompt::parse(&f)?.tokenize(&model).await?;
+    let (text, prompt) = ChatPrompt::parse(&f)?.tokenize(&model).await?;
+    let splitter = ReasoningSplitter::for_prompt(model.reasoning, &text);
     let req = params.request(prompt, "messages", model.max_model_len, logprobs)?;
     let streams = submit_all(&model, vec![req])?;
     let meta = ResponseMeta {
@@ -56,7 +58,7 @@ async fn handle(state: AppState, body: &[u8]) -> Result<Response, ApiError> {
             meta,
             model.tokenizer.clone(),
             params.n,
-            model.reasoning,
+            splitter,
             logprobs.is_some(),
             include_usage,
         );
@@ -75,7 +77,7 @@ async fn handle(state: AppState, body: &[u8]) -> Result<Response, ApiError> {
         pieces,
         usage,
         params.n,
-        model.reasoning,
+        &splitter,
         logprobs.is_some(),
     );
     Ok(Json(out).into_response())

@@ -62,7 +62,7 @@ async fn handle_tokenize(state: AppState, body: &[u8]) -> Result<Response, ApiEr
                     "with 'messages' the template's text is tokenized as is",
                 ));
             }
-            ChatPrompt::parse(&f)?.tokenize(&model).await?
+            ChatPrompt::parse(&f)?.tokenize(&model).await?.1
         }
         (None, None) => {
             return Err(ApiError::invalid_field(
