@@ -1,7 +1,9 @@
 //! A linear layer `y = x·Wᵀ` over a weight in its stored dtype (f32, f16, bf16 or quantized blocks);
-//! the dtype dispatch lives in `tensor::ops::matmul`.
+//! the dtype dispatch lives in `tensor::ops::matmul`. Quantized weights of the types the packed
+//! kernels cover are interleaved once here, at load (`tensor::ops::PackedWeight`), and multiplied
+//! by `matmul_packed`: the same results for any batch, several times faster.
 
-use tensor::ops::{matmul, MatmulScratch};
+use tensor::ops::{matmul, matmul_packed, MatmulScratch, PackedWeight};
 use tensor::{Tensor, ThreadPool};
 
 use crate::error::{Error, Result};
@@ -10,6 +12,8 @@ use crate::error::{Error, Result};
 pub struct Linear {
     /// `[out_features, in_features]`
     weight: Tensor,
+    /// The weight's rows interleaved for the packed kernels, when its dtype has them.
+    packed: Option<PackedWeight>,
     out_features: usize,
     in_features: usize,
 }
@@ -29,8 +33,17 @@ impl Linear {
                 found: weight.shape.clone(),
             });
         }
+        let packed = if PackedWeight::supports(weight.dtype) {
+            Some(PackedWeight::new(&weight).map_err(|e| Error::WeightDtype {
+                name: name.to_string(),
+                reason: format!("cannot interleave {} rows: {e}", weight.dtype.name()),
+            })?)
+        } else {
+            None
+        };
         Ok(Linear {
             weight,
+            packed,
             out_features,
             in_features,
         })
@@ -56,7 +69,10 @@ impl Linear {
         out: &mut [f32],
         scratch: &mut MatmulScratch,
     ) -> Result<()> {
-        matmul(pool, x, &self.weight, out, scratch)?;
+        match &self.packed {
+            Some(p) => matmul_packed(pool, x, p, out, scratch)?,
+            None => matmul(pool, x, &self.weight, out, scratch)?,
+        }
         Ok(())
     }
 }

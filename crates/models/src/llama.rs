@@ -41,8 +41,8 @@ pub struct LlamaWeights {
     pub embed: Tensor, // [vocab, hidden]
     pub layers: Vec<LlamaLayer>,
     pub norm: Vec<f32>, // [hidden]
-    /// `[vocab, hidden]`; `None` when tied to `embed`.
-    pub lm_head: Option<Linear>,
+    /// `[vocab, hidden]`; the token embedding's tensor when tied.
+    pub lm_head: Linear,
     /// How q/k rows are laid out for RoPE, from the checkpoint kind.
     pub rope_style: RopeStyle,
 }
@@ -75,7 +75,7 @@ impl LlamaWeights {
             })
             .collect::<Result<Vec<_>>>()?;
         let norm = ld.norm(W::FinalNorm, d.hidden)?;
-        let lm_head = crate::lm_head::load(&mut ld, cfg, d)?;
+        let lm_head = crate::lm_head::load(&mut ld, cfg, d, &embed)?;
         let rope_style = match src.kind() {
             SourceKind::HuggingFace => RopeStyle::Neox,
             SourceKind::Gguf => RopeStyle::Interleaved,
@@ -180,7 +180,6 @@ impl Llama {
             rms_norm(s.x, &w.norm, eps, s.h); // [n, hidden], every row only for the trace
             tr.emit("final_norm_out", s.h);
         }
-        let head = w.lm_head.as_ref().map_or(&w.embed, Linear::weight); // [vocab, hidden]
         logits_of_rows(
             pool,
             s.matmul,
@@ -188,7 +187,7 @@ impl Llama {
             &batch.logits_rows,
             &w.norm,
             eps,
-            head,
+            &w.lm_head, // [vocab, hidden]
             s.out_x,
             s.out_h,
             s.logits,

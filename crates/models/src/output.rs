@@ -1,10 +1,11 @@
 //! The output head: final RMSNorm of the rows that need logits, then `logits = h · Wᵀ` with the
 //! LM head (or the tied token embedding).
 
-use tensor::ops::{matmul, rms_norm, MatmulScratch};
-use tensor::{Tensor, ThreadPool};
+use tensor::ops::{rms_norm, MatmulScratch};
+use tensor::ThreadPool;
 
 use crate::error::Result;
+use crate::linear::Linear;
 
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn logits_of_rows(
@@ -14,7 +15,7 @@ pub(crate) fn logits_of_rows(
     rows: &[usize],
     norm: &[f32], // [hidden]
     eps: f32,
-    head: &Tensor,      // [vocab, hidden]
+    head: &Linear,      // [vocab, hidden]
     rows_x: &mut [f32], // [rows.len(), hidden]
     rows_h: &mut [f32], // [rows.len(), hidden]
     logits: &mut [f32], // [rows.len(), vocab]
@@ -27,6 +28,5 @@ pub(crate) fn logits_of_rows(
         dst.copy_from_slice(&x[r * hidden..(r + 1) * hidden]);
     }
     rms_norm(rows_x, norm, eps, rows_h);
-    matmul(pool, rows_h, head, logits, scratch)?;
-    Ok(())
+    head.forward(pool, rows_h, logits, scratch)
 }

@@ -40,8 +40,8 @@ pub struct Qwen3Weights {
     pub embed: Tensor, // [vocab, hidden]
     pub layers: Vec<Qwen3Layer>,
     pub norm: Vec<f32>, // [hidden]
-    /// `[vocab, hidden]`; `None` when tied to `embed`.
-    pub lm_head: Option<Linear>,
+    /// `[vocab, hidden]`; the token embedding's tensor when tied.
+    pub lm_head: Linear,
 }
 
 impl Qwen3Weights {
@@ -74,7 +74,7 @@ impl Qwen3Weights {
             })
             .collect::<Result<Vec<_>>>()?;
         let norm = ld.norm(W::FinalNorm, d.hidden)?;
-        let lm_head = crate::lm_head::load(&mut ld, cfg, d)?;
+        let lm_head = crate::lm_head::load(&mut ld, cfg, d, &embed)?;
         Ok(Qwen3Weights {
             embed,
             layers,
@@ -179,7 +179,6 @@ impl Qwen3 {
             rms_norm(s.x, &w.norm, eps, s.h); // [n, hidden], every row only for the trace
             tr.emit("final_norm_out", s.h);
         }
-        let head = w.lm_head.as_ref().map_or(&w.embed, Linear::weight); // [vocab, hidden]
         logits_of_rows(
             pool,
             s.matmul,
@@ -187,7 +186,7 @@ impl Qwen3 {
             &batch.logits_rows,
             &w.norm,
             eps,
-            head,
+            &w.lm_head, // [vocab, hidden]
             s.out_x,
             s.out_h,
             s.logits,

@@ -25,6 +25,7 @@ mod ggml_type;
 mod k_scales;
 mod k_search;
 mod kernels;
+pub mod packed;
 mod q4_0;
 mod q4_1;
 mod q4_k;

@@ -34,6 +34,8 @@ pub struct MatmulScratch {
     /// An aligned copy of a misaligned quantized weight (hand-built storage only; GGUF data is
     /// aligned), refilled on every call that needs it.
     pub(crate) misaligned_weight: quant::AlignedBytes,
+    /// `[n, act_row_bytes]` activation rows in the interleaved kernels' layout.
+    pub(crate) packed_act: quant::AlignedBytes,
 }
 
 impl MatmulScratch {
@@ -43,7 +45,7 @@ impl MatmulScratch {
 
     /// Bytes currently held for quantized activations.
     pub fn act_bytes(&self) -> usize {
-        self.act.len()
+        self.act.len() + self.packed_act.len()
     }
 }
 

@@ -1,0 +1,276 @@
+//! The interleaved weight layout: 16 rows per group, block by block.
+//!
+//! A group holds rows `16g .. 16g + 16` of a weight (rows past the end are zero blocks). For each
+//! block index `b` the group stores one "group-block": the 16 rows' block `b` with every field
+//! transposed so that one 64-byte load holds the same field of all 16 rows, 4 bytes per row (one
+//! 32-bit SIMD lane per output row):
+//!
+//! - scales (`d`, `m`, `dmin`) as 16 consecutive f16;
+//! - quant bytes in 4-byte chunks, chunk-major: chunk `c` of row `r` at `64·c + 4·r` (chunks in the
+//!   block's natural byte order, so nibble / bit positions inside a chunk keep their meaning);
+//! - Q5 high bits: each row's 32-bit `qh` as one lane;
+//! - k-quant sub-block scales unpacked to bytes: Q4K scales `[8][16]` u8 and mins as `[4][16][2]`
+//!   u8 pairs (m₂ᵢ, m₂ᵢ₊₁); Q6K scales as `[8][16][2]` i8 pairs (sc₂ₚ, sc₂ₚ₊₁).
+//!
+//! | type | group-block bytes (16 rows) | fields (byte offset) |
+//! | --- | ---: | --- |
+//! | Q4_0 | 288 | d 0, qs 32 (4 chunks) |
+//! | Q4_1 | 320 | d 0, m 32, qs 64 |
+//! | Q5_0 | 352 | d 0, qh 32, qs 96 |
+//! | Q5_1 | 384 | d 0, m 32, qh 64, qs 128 |
+//! | Q8_0 | 544 | d 0, qs 32 (8 chunks) |
+//! | Q4K | 2368 | d 0, dmin 32, scales 64, min pairs 192, qs 320 (32 chunks) |
+//! | Q6K | 3360 | d 0, scale pairs 32, ql 288 (32 chunks), qh 2336 (16 chunks) |
+
+use crate::{k_scales, Block, GgmlType};
+use crate::{BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ6K, BlockQ8_0};
+use half::f16;
+
+/// Output rows per group (one 32-bit lane of a 512-bit register each).
+pub const ROWS: usize = 16;
+
+/// Field offsets inside a group-block.
+pub(crate) mod off {
+    pub(crate) const Q4_0_QS: usize = 32;
+    pub(crate) const Q4_1_M: usize = 32;
+    pub(crate) const Q4_1_QS: usize = 64;
+    pub(crate) const Q5_0_QH: usize = 32;
+    pub(crate) const Q5_0_QS: usize = 96;
+    pub(crate) const Q5_1_M: usize = 32;
+    pub(crate) const Q5_1_QH: usize = 64;
+    pub(crate) const Q5_1_QS: usize = 128;
+    pub(crate) const Q8_0_QS: usize = 32;
+    pub(crate) const Q4K_DMIN: usize = 32;
+    pub(crate) const Q4K_SC: usize = 64;
+    pub(crate) const Q4K_MIN: usize = 192;
+    pub(crate) const Q4K_QS: usize = 320;
+    pub(crate) const Q6K_SC: usize = 32;
+    pub(crate) const Q6K_QL: usize = 288;
+    pub(crate) const Q6K_QH: usize = 2336;
+}
+
+/// Bytes of one group-block of `ty`, or `None` when `ty` has no interleaved layout.
+pub fn group_block_bytes(ty: GgmlType) -> Option<usize> {
+    Some(match ty {
+        GgmlType::Q4_0 => 288,
+        GgmlType::Q4_1 => 320,
+        GgmlType::Q5_0 => 352,
+        GgmlType::Q5_1 => 384,
+        GgmlType::Q8_0 => 544,
+        GgmlType::Q4K => 2368,
+        GgmlType::Q6K => 3360,
+        _ => return None,
+    })
+}
+
+/// A block type with an interleaved group layout.
+pub(crate) trait Interleave: Block {
+    /// Bytes of one group-block.
+    const GROUP_BYTES: usize;
+    /// Writes the group-block of `rows` (exactly [`ROWS`] blocks) into `dst` (exactly
+    /// `GROUP_BYTES`).
+    fn pack(rows: &[Self; ROWS], dst: &mut [u8]);
+    /// Row `r`'s block back out of a group-block.
+    fn unpack(src: &[u8], r: usize) -> Self;
+}
+
+fn put_f16(dst: &mut [u8], r: usize, v: f16) {
+    dst[2 * r..2 * r + 2].copy_from_slice(&v.to_bits().to_le_bytes());
+}
+
+fn get_f16(src: &[u8], r: usize) -> f16 {
+    f16::from_bits(u16::from_le_bytes([src[2 * r], src[2 * r + 1]]))
+}
+
+/// Chunk `c` (4 bytes) of row `r` lives at `64·c + 4·r`.
+fn put_chunks(dst: &mut [u8], r: usize, bytes: &[u8]) {
+    for (c, chunk) in bytes.chunks_exact(4).enumerate() {
+        let at = 64 * c + 4 * r;
+        dst[at..at + 4].copy_from_slice(chunk);
+    }
+}
+
+fn get_chunks(src: &[u8], r: usize, bytes: &mut [u8]) {
+    for (c, chunk) in bytes.chunks_exact_mut(4).enumerate() {
+        let at = 64 * c + 4 * r;
+        chunk.copy_from_slice(&src[at..at + 4]);
+    }
+}
+
+fn i8_bytes<const N: usize>(v: &[i8; N]) -> [u8; N] {
+    v.map(|x| x as u8)
+}
+
+/// An all-zero block (a zero scale: the padding rows of the last group).
+pub(crate) fn zeroed<B: Block>() -> B {
+    // SAFETY: `Block` types are plain data for which every bit pattern is valid.
+    unsafe { std::mem::zeroed() }
+}
+
+impl Interleave for BlockQ4_0 {
+    const GROUP_BYTES: usize = 288;
+    fn pack(rows: &[Self; ROWS], dst: &mut [u8]) {
+        for (r, b) in rows.iter().enumerate() {
+            put_f16(dst, r, b.d);
+            put_chunks(&mut dst[off::Q4_0_QS..], r, &b.qs);
+        }
+    }
+    fn unpack(src: &[u8], r: usize) -> Self {
+        let mut b = Self {
+            d: get_f16(src, r),
+            ..zeroed()
+        };
+        get_chunks(&src[off::Q4_0_QS..], r, &mut b.qs);
+        b
+    }
+}
+
+impl Interleave for BlockQ4_1 {
+    const GROUP_BYTES: usize = 320;
+    fn pack(rows: &[Self; ROWS], dst: &mut [u8]) {
+        for (r, b) in rows.iter().enumerate() {
+            put_f16(dst, r, b.d);
+            put_f16(&mut dst[off::Q4_1_M..], r, b.m);
+            put_chunks(&mut dst[off::Q4_1_QS..], r, &b.qs);
+        }
+    }
+    fn unpack(src: &[u8], r: usize) -> Self {
+        let mut b = Self {
+            d: get_f16(src, r),
+            m: get_f16(&src[off::Q4_1_M..], r),
+            ..zeroed()
+        };
+        get_chunks(&src[off::Q4_1_QS..], r, &mut b.qs);
+        b
+    }
+}
+
+impl Interleave for BlockQ5_0 {
+    const GROUP_BYTES: usize = 352;
+    fn pack(rows: &[Self; ROWS], dst: &mut [u8]) {
+        for (r, b) in rows.iter().enumerate() {
+            put_f16(dst, r, b.d);
+            put_chunks(&mut dst[off::Q5_0_QH..], r, &b.qh);
+            put_chunks(&mut dst[off::Q5_0_QS..], r, &b.qs);
+        }
+    }
+    fn unpack(src: &[u8], r: usize) -> Self {
+        let mut b = Self {
+            d: get_f16(src, r),
+            ..zeroed()
+        };
+        get_chunks(&src[off::Q5_0_QH..], r, &mut b.qh);
+        get_chunks(&src[off::Q5_0_QS..], r, &mut b.qs);
+        b
+    }
+}
+
+impl Interleave for BlockQ5_1 {
+    const GROUP_BYTES: usize = 384;
+    fn pack(rows: &[Self; ROWS], dst: &mut [u8]) {
+        for (r, b) in rows.iter().enumerate() {
+            put_f16(dst, r, b.d);
+            put_f16(&mut dst[off::Q5_1_M..], r, b.m);
+            put_chunks(&mut dst[off::Q5_1_QH..], r, &b.qh);
+            put_chunks(&mut dst[off::Q5_1_QS..], r, &b.qs);
+        }
+    }
+    fn unpack(src: &[u8], r: usize) -> Self {
+        let mut b = Self {
+            d: get_f16(src, r),
+            m: get_f16(&src[off::Q5_1_M..], r),
+            ..zeroed()
+        };
+        get_chunks(&src[off::Q5_1_QH..], r, &mut b.qh);
+        get_chunks(&src[off::Q5_1_QS..], r, &mut b.qs);
+        b
+    }
+}
+
+impl Interleave for BlockQ8_0 {
+    const GROUP_BYTES: usize = 544;
+    fn pack(rows: &[Self; ROWS], dst: &mut [u8]) {
+        for (r, b) in rows.iter().enumerate() {
+            put_f16(dst, r, b.d);
+            put_chunks(&mut dst[off::Q8_0_QS..], r, &i8_bytes(&b.qs));
+        }
+    }
+    fn unpack(src: &[u8], r: usize) -> Self {
+        let mut qs = [0u8; 32];
+        get_chunks(&src[off::Q8_0_QS..], r, &mut qs);
+        Self {
+            d: get_f16(src, r),
+            qs: qs.map(|q| q as i8),
+        }
+    }
+}
+
+impl Interleave for BlockQ4K {
+    const GROUP_BYTES: usize = 2368;
+    fn pack(rows: &[Self; ROWS], dst: &mut [u8]) {
+        for (r, b) in rows.iter().enumerate() {
+            put_f16(dst, r, b.d);
+            put_f16(&mut dst[off::Q4K_DMIN..], r, b.dmin);
+            let (sc, mn) = k_scales::unpack(&b.scales);
+            for j in 0..8 {
+                dst[off::Q4K_SC + 16 * j + r] = sc[j];
+            }
+            for i in 0..4 {
+                let at = off::Q4K_MIN + 32 * i + 2 * r;
+                dst[at] = mn[2 * i];
+                dst[at + 1] = mn[2 * i + 1];
+            }
+            put_chunks(&mut dst[off::Q4K_QS..], r, &b.qs);
+        }
+    }
+    fn unpack(src: &[u8], r: usize) -> Self {
+        let mut sc = [0u8; 8];
+        let mut mn = [0u8; 8];
+        for j in 0..8 {
+            sc[j] = src[off::Q4K_SC + 16 * j + r];
+        }
+        for i in 0..4 {
+            let at = off::Q4K_MIN + 32 * i + 2 * r;
+            mn[2 * i] = src[at];
+            mn[2 * i + 1] = src[at + 1];
+        }
+        let mut b = Self {
+            d: get_f16(src, r),
+            dmin: get_f16(&src[off::Q4K_DMIN..], r),
+            scales: k_scales::pack(&sc, &mn),
+            ..zeroed()
+        };
+        get_chunks(&src[off::Q4K_QS..], r, &mut b.qs);
+        b
+    }
+}
+
+impl Interleave for BlockQ6K {
+    const GROUP_BYTES: usize = 3360;
+    fn pack(rows: &[Self; ROWS], dst: &mut [u8]) {
+        for (r, b) in rows.iter().enumerate() {
+            put_f16(dst, r, b.d);
+            for p in 0..8 {
+                let at = off::Q6K_SC + 32 * p + 2 * r;
+                dst[at] = b.scales[2 * p] as u8;
+                dst[at + 1] = b.scales[2 * p + 1] as u8;
+            }
+            put_chunks(&mut dst[off::Q6K_QL..], r, &b.ql);
+            put_chunks(&mut dst[off::Q6K_QH..], r, &b.qh);
+        }
+    }
+    fn unpack(src: &[u8], r: usize) -> Self {
+        let mut b = Self {
+            d: get_f16(src, r),
+            ..zeroed()
+        };
+        for p in 0..8 {
+            let at = off::Q6K_SC + 32 * p + 2 * r;
+            b.scales[2 * p] = src[at] as i8;
+            b.scales[2 * p + 1] = src[at + 1] as i8;
+        }
+        get_chunks(&src[off::Q6K_QL..], r, &mut b.ql);
+        get_chunks(&src[off::Q6K_QH..], r, &mut b.qh);
+        b
+    }
+}

@@ -1,0 +1,260 @@
+//! Interleaved ("packed") weights and the kernels that multiply them with several activation rows
+//! at once: the prefill path of a quantized matmul (and, with one activation row, decode).
+//!
+//! At load, [`pack_rows`] rearranges a quantized weight into groups of [`ROWS`] rows, block by
+//! block (see [`layout`](self) docs in `layout.rs`): one 64-byte load then holds 4 quant bytes of
+//! each of 16 output rows, so one `vpdpbusd` against a broadcast activation dword advances 16
+//! outputs, and the per-block scale arithmetic is done for 16 outputs per instruction. Activations
+//! are quantized once per row by [`quantize_act_row`] into a matching layout.
+//!
+//! [`GroupKernels::group_dot`] computes a group of 16 outputs for 1 to [`MAX_ACT_ROWS`]
+//! activation rows; the unpacked weight registers are reused for every activation row. Every
+//! output follows the one reduction order written out in [`dot_reference`] (exact integer block
+//! sums, then a fixed chain of f32 fused multiply-adds), whatever the tier and however many
+//! activation rows share the call: a row's result never depends on the batch it is in.
+
+mod act;
+mod layout;
+mod reference;
+#[cfg(target_arch = "x86_64")]
+mod x86_vnni;
+
+pub use act::{act_row_bytes, quantize_act_row};
+pub use layout::{group_block_bytes, ROWS};
+pub use reference::dot_reference;
+
+use act::{ActLayout, ActRow};
+use layout::Interleave;
+
+use crate::{cast_blocks, AlignedBytes, Error, GgmlType, SimdLevel};
+use crate::{BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ6K, BlockQ8_0};
+use std::sync::OnceLock;
+
+/// Most activation rows one kernel call takes.
+pub const MAX_ACT_ROWS: usize = 4;
+
+/// Whether `ty` has an interleaved layout and kernels.
+pub fn can_interleave(ty: GgmlType) -> bool {
+    group_block_bytes(ty).is_some()
+}
+
+/// Bytes of one packed group (16 rows of `k` values of `ty`).
+pub fn group_bytes(ty: GgmlType, k: usize) -> Result<usize, Error> {
+    let gb = group_block_bytes(ty).ok_or(Error::Unsupported {
+        op: "interleave",
+        ty,
+    })?;
+    let nb = crate::row::row_bytes("interleaved row", ty, k)? / ty.type_size();
+    Ok(gb * nb)
+}
+
+/// Packs `m` rows of `k` values of `ty` (`w` in the usual row-major block layout) into
+/// `ceil(m / 16)` groups of [`group_bytes`]; the rows of the last group past `m` are zero.
+pub fn pack_rows(ty: GgmlType, w: &[u8], m: usize, k: usize) -> Result<AlignedBytes, Error> {
+    let gbytes = group_bytes(ty, k)?;
+    let row = crate::row::row_bytes("interleaved weight", ty, k)?;
+    let need = row.checked_mul(m).ok_or(Error::Length {
+        what: "interleaved weight",
+        ty,
+        expected: usize::MAX,
+        got: w.len(),
+    })?;
+    if w.len() != need {
+        return Err(Error::Length {
+            what: "interleaved weight",
+            ty,
+            expected: need,
+            got: w.len(),
+        });
+    }
+    let groups = m.div_ceil(ROWS);
+    let mut out = AlignedBytes::new();
+    out.resize(groups * gbytes);
+    let dst = out.as_bytes_mut();
+    match ty {
+        GgmlType::Q4_0 => pack_typed::<BlockQ4_0>(w, row, m, dst)?,
+        GgmlType::Q4_1 => pack_typed::<BlockQ4_1>(w, row, m, dst)?,
+        GgmlType::Q5_0 => pack_typed::<BlockQ5_0>(w, row, m, dst)?,
+        GgmlType::Q5_1 => pack_typed::<BlockQ5_1>(w, row, m, dst)?,
+        GgmlType::Q8_0 => pack_typed::<BlockQ8_0>(w, row, m, dst)?,
+        GgmlType::Q4K => pack_typed::<BlockQ4K>(w, row, m, dst)?,
+        GgmlType::Q6K => pack_typed::<BlockQ6K>(w, row, m, dst)?,
+        _ => {
+            return Err(Error::Unsupported {
+                op: "interleave",
+                ty,
+            })
+        }
+    }
+    Ok(out)
+}
+
+fn pack_typed<B: Interleave>(w: &[u8], row: usize, m: usize, dst: &mut [u8]) -> Result<(), Error> {
+    // The source may sit at any address (hand-built storage): copy blocks out byte-wise.
+    let nb = row / B::TYPE.type_size();
+    let gbytes = nb * B::GROUP_BYTES;
+    let mut rows = [layout::zeroed::<B>(); ROWS];
+    let mut tmp = AlignedBytes::new();
+    tmp.resize(B::TYPE.type_size());
+    for (g, group) in dst.chunks_exact_mut(gbytes).enumerate() {
+        for b in 0..nb {
+            for (r, slot) in rows.iter_mut().enumerate() {
+                let j = g * ROWS + r;
+                *slot = if j < m {
+                    let at = j * row + b * B::TYPE.type_size();
+                    tmp.as_bytes_mut()
+                        .copy_from_slice(&w[at..at + B::TYPE.type_size()]);
+                    cast_blocks::<B>(tmp.as_bytes())?[0]
+                } else {
+                    layout::zeroed()
+                };
+            }
+            B::pack(
+                &rows,
+                &mut group[b * B::GROUP_BYTES..(b + 1) * B::GROUP_BYTES],
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A SIMD group kernel: `nb` group-blocks at `group`, activation rows at `acts` (each laid out for
+/// `k` values), `out[r][j]` = row j of the group · `acts[r]`.
+///
+/// # Safety
+/// `group` points to `nb` group-blocks of the kernel's type, every `acts[r]` to a whole activation
+/// row for `k = nb · block size` values, `1 <= acts.len() == out.len() <= MAX_ACT_ROWS`, and the
+/// CPU has the kernel's features.
+type RawKernel = unsafe fn(*const u8, usize, usize, &[*const u8], &mut [[f32; ROWS]]);
+
+/// The group kernels of one SIMD tier.
+#[derive(Clone, Copy, Debug)]
+pub struct GroupKernels {
+    pub level: SimdLevel,
+    /// Per type (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4K, Q6K); `None`: the portable kernel.
+    raw: [Option<RawKernel>; 7],
+}
+
+fn slot(ty: GgmlType) -> Option<usize> {
+    Some(match ty {
+        GgmlType::Q4_0 => 0,
+        GgmlType::Q4_1 => 1,
+        GgmlType::Q5_0 => 2,
+        GgmlType::Q5_1 => 3,
+        GgmlType::Q8_0 => 4,
+        GgmlType::Q4K => 5,
+        GgmlType::Q6K => 6,
+        _ => return None,
+    })
+}
+
+impl GroupKernels {
+    /// The portable kernels (every output exactly [`dot_reference`]).
+    pub fn scalar() -> GroupKernels {
+        GroupKernels {
+            level: SimdLevel::Scalar,
+            raw: [None; 7],
+        }
+    }
+
+    /// The kernels of `level`, or `None` when this CPU lacks its instructions.
+    pub fn for_level(level: SimdLevel) -> Option<GroupKernels> {
+        match level {
+            SimdLevel::Scalar => Some(GroupKernels::scalar()),
+            SimdLevel::Avx2 => None,
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Avx512Vnni => crate::simd::has_avx512_vnni().then(|| GroupKernels {
+                level,
+                raw: x86_vnni::table(),
+            }),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => None,
+        }
+    }
+
+    /// Every tier this CPU runs, lowest first.
+    pub fn available() -> Vec<GroupKernels> {
+        [SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512Vnni]
+            .into_iter()
+            .filter_map(GroupKernels::for_level)
+            .collect()
+    }
+
+    /// The fastest tier this CPU runs.
+    pub fn detect() -> GroupKernels {
+        GroupKernels::available()
+            .pop()
+            .unwrap_or_else(GroupKernels::scalar)
+    }
+
+    /// `out[r][j]` = (row j of `group`) · `acts[r]` for one packed group of `ty` (any number of
+    /// whole group-blocks) and 1 to [`MAX_ACT_ROWS`] activation rows from [`quantize_act_row`].
+    /// Lengths are checked; no alignment is needed.
+    pub fn group_dot(
+        &self,
+        ty: GgmlType,
+        group: &[u8],
+        acts: &[&[u8]],
+        out: &mut [[f32; ROWS]],
+    ) -> Result<(), Error> {
+        let (gb, i) = match (group_block_bytes(ty), slot(ty)) {
+            (Some(gb), Some(i)) => (gb, i),
+            _ => {
+                return Err(Error::Unsupported {
+                    op: "group_dot",
+                    ty,
+                })
+            }
+        };
+        if !group.len().is_multiple_of(gb) {
+            return Err(Error::Length {
+                what: "packed group",
+                ty,
+                expected: group.len() / gb * gb,
+                got: group.len(),
+            });
+        }
+        let nb = group.len() / gb;
+        let l = ActLayout::new(ty, nb * ty.block_size())?;
+        if acts.is_empty() || acts.len() > MAX_ACT_ROWS || acts.len() != out.len() {
+            return Err(Error::Length {
+                what: "group_dot activation rows (1..=4, one per output row)",
+                ty,
+                expected: out.len().clamp(1, MAX_ACT_ROWS),
+                got: acts.len(),
+            });
+        }
+        if let Some(a) = acts.iter().find(|a| a.len() != l.bytes) {
+            return Err(Error::Length {
+                what: "interleaved activation row",
+                ty: crate::vec_dot_type(ty),
+                expected: l.bytes,
+                got: a.len(),
+            });
+        }
+        match self.raw[i] {
+            Some(kernel) => {
+                let mut ptrs = [std::ptr::null::<u8>(); MAX_ACT_ROWS];
+                for (p, a) in ptrs.iter_mut().zip(acts) {
+                    *p = a.as_ptr();
+                }
+                // SAFETY: lengths checked above; the table exists only on CPUs with its features.
+                unsafe { kernel(group.as_ptr(), nb, l.k, &ptrs[..acts.len()], out) };
+            }
+            None => {
+                let mut rows = [ActRow { bytes: &[], l }; MAX_ACT_ROWS];
+                for (r, a) in rows.iter_mut().zip(acts) {
+                    r.bytes = a;
+                }
+                reference::group_dot_scalar(ty, group, nb, &rows[..acts.len()], out);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The fastest group kernels for this CPU, detected on first use.
+pub fn group_kernels() -> &'static GroupKernels {
+    static BEST: OnceLock<GroupKernels> = OnceLock::new();
+    BEST.get_or_init(GroupKernels::detect)
+}

@@ -1,0 +1,121 @@
+//! Quantized matmul throughput on SmolLM2-135M shapes, timed in thread CPU time (robust on a
+//! loaded machine: other processes steal wall time, not this thread's CPU time).
+//!
+//!   cargo run --release -p tensor --example matmul_bench [-- TYPE...]
+//!
+//! Runs on one thread (a pool of 1) so the number is the kernel's, not the scheduler's; prints the
+//! minimum over repetitions in µs per call and GMAC/s.
+
+use quant::{AlignedBytes, GgmlType};
+use tensor::ops::{matmul, matmul_packed, MatmulScratch, PackedWeight};
+use tensor::{Storage, Tensor, ThreadPool};
+
+#[repr(C)]
+struct Timespec {
+    sec: i64,
+    nsec: i64,
+}
+
+extern "C" {
+    fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+}
+
+/// This thread's CPU time in seconds.
+fn thread_cpu() -> f64 {
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut ts = Timespec { sec: 0, nsec: 0 };
+    // SAFETY: a valid out pointer; the clock id is Linux's thread CPU clock.
+    unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.sec as f64 + ts.nsec as f64 * 1e-9
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> f32 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    }
+    fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.next()).collect()
+    }
+}
+
+fn weight(ty: GgmlType, m: usize, k: usize, rng: &mut Rng) -> Tensor {
+    let v = rng.vec(m * k);
+    let row = ty.row_bytes(k).expect("whole blocks");
+    let mut b = AlignedBytes::new();
+    b.resize(row * m);
+    for (dst, src) in b
+        .as_bytes_mut()
+        .chunks_exact_mut(row)
+        .zip(v.chunks_exact(k))
+    {
+        quant::quantize_row_into(ty, src, dst).expect("quantize");
+    }
+    Tensor::new(ty, vec![m, k], Storage::Aligned(std::sync::Arc::new(b))).expect("tensor")
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let types: Vec<GgmlType> = if args.is_empty() {
+        vec![GgmlType::Q4_1, GgmlType::Q8_0]
+    } else {
+        args.iter()
+            .map(|a| match a.as_str() {
+                "q4_0" => GgmlType::Q4_0,
+                "q4_1" => GgmlType::Q4_1,
+                "q5_0" => GgmlType::Q5_0,
+                "q8_0" => GgmlType::Q8_0,
+                "q4k" => GgmlType::Q4K,
+                "q6k" => GgmlType::Q6K,
+                other => panic!("unknown type {other}"),
+            })
+            .collect()
+    };
+    let pool = ThreadPool::new(1);
+    let mut scratch = MatmulScratch::new();
+    let mut rng = Rng(7);
+    for ty in types {
+        // SmolLM2-135M: hidden 576, intermediate 1536 (k-quants need k % 256 == 0: 512 / 1536).
+        let shapes: &[(usize, usize)] = if matches!(ty, GgmlType::Q4K | GgmlType::Q6K) {
+            &[(1536, 512), (512, 1536)]
+        } else {
+            &[(1536, 576), (576, 1536), (576, 576)]
+        };
+        for &(m, k) in shapes {
+            let w = weight(ty, m, k, &mut rng);
+            let p = PackedWeight::new(&w).expect("pack");
+            for n in [1usize, 4, 128] {
+                let x = rng.vec(n * k);
+                let mut out = vec![0.0; n * m];
+                let reps = if n == 1 { 200 } else { 10 };
+                let mut best = [f64::MAX; 2];
+                for _ in 0..5 {
+                    for (which, best) in best.iter_mut().enumerate() {
+                        let t = thread_cpu();
+                        for _ in 0..reps {
+                            if which == 0 {
+                                matmul(&pool, &x, &w, &mut out, &mut scratch).expect("matmul");
+                            } else {
+                                matmul_packed(&pool, &x, &p, &mut out, &mut scratch)
+                                    .expect("matmul_packed");
+                            }
+                        }
+                        *best = best.min((thread_cpu() - t) / reps as f64);
+                    }
+                }
+                let gmac = |s: f64| (n * m * k) as f64 / s / 1e9;
+                println!(
+                    "{ty:>5} [{m:>4}x{k:>4}] n={n:<3} rows {:>9.1} µs {:>6.2} GMAC/s | packed {:>9.1} µs {:>6.2} GMAC/s",
+                    best[0] * 1e6,
+                    gmac(best[0]),
+                    best[1] * 1e6,
+                    gmac(best[1]),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Matmul over a weight whose rows were interleaved once at load ([`PackedWeight`]): the prefill
+//! and decode path for the quantized types `quant::packed` has kernels for.
+//!
+//! Activations are quantized once per call (one row per task) into the interleaved activation
+//! layout, then each task takes a chunk of 16-row weight groups and runs every group against the
+//! activation rows four at a time (one kernel call reuses the unpacked weights for all four), the
+//! last `n % 4` rows in one smaller call. Every output follows the one reduction order of
+//! `quant::packed::dot_reference` whatever the call it lands in, so results are bit-identical for
+//! any batch size and any thread count.
+
+use std::sync::{Arc, Mutex};
+
+use quant::packed::{self, MAX_ACT_ROWS, ROWS};
+use quant::{AlignedBytes, GgmlType};
+
+use super::matmul::{weight_dims, ChunkPlan, MatmulScratch};
+use crate::disjoint::DisjointMut;
+use crate::{Error, Tensor, ThreadPool};
+
+/// Quantize activation rows on the pool only when there are at least this many.
+const PARALLEL_QUANTIZE_MIN_ROWS: usize = 8;
+
+/// A quantized `[m, k]` weight with its rows interleaved in groups of 16 (see `quant::packed`),
+/// built once from a [`Tensor`]; cheap to clone (the bytes are shared).
+#[derive(Clone, Debug)]
+pub struct PackedWeight {
+    dtype: GgmlType,
+    m: usize,
+    k: usize,
+    /// bytes of one group of 16 rows
+    group_bytes: usize,
+    /// `[ceil(m / 16)]` groups
+    groups: Arc<AlignedBytes>,
+}
+
+impl PackedWeight {
+    /// Whether weights of `dtype` can be packed.
+    pub fn supports(dtype: GgmlType) -> bool {
+        packed::can_interleave(dtype)
+    }
+
+    /// Interleaves a 2-D quantized weight `[m, k]` (a copy of its bytes; the tensor is not kept).
+    /// Errors for other dtypes (see [`PackedWeight::supports`]) and malformed shapes.
+    pub fn new(w: &Tensor) -> Result<PackedWeight, Error> {
+        if !Self::supports(w.dtype) {
+            return Err(Error::UnsupportedDtype {
+                op: "PackedWeight",
+                dtype: w.dtype,
+            });
+        }
+        let (m, k, _) = weight_dims(w, "PackedWeight")?;
+        let groups = packed::pack_rows(w.dtype, w.bytes(), m, k)?;
+        Ok(PackedWeight {
+            dtype: w.dtype,
+            m,
+            k,
+            group_bytes: packed::group_bytes(w.dtype, k)?,
+            groups: Arc::new(groups),
+        })
+    }
+
+    pub fn dtype(&self) -> GgmlType {
+        self.dtype
+    }
+
+    /// `[m, k]`
+    pub fn shape(&self) -> [usize; 2] {
+        [self.m, self.k]
+    }
+
+    /// Bytes held (groups padded to 16 rows).
+    pub fn len_bytes(&self) -> usize {
+        self.groups.len()
+    }
+}
+
+/// `out[n, m] = x[n, k] · w[m, k]ᵀ` for a packed weight, `n = x.len() / k`. Bit-identical per row
+/// whatever `n` and the pool size.
+pub fn matmul_packed(
+    pool: &ThreadPool,
+    x: &[f32], // [n, k]
+    w: &PackedWeight,
+    out: &mut [f32], // [n, m]
+    scratch: &mut MatmulScratch,
+) -> Result<(), Error> {
+    let (m, k, ty) = (w.m, w.k, w.dtype);
+    if k == 0 || !x.len().is_multiple_of(k) {
+        return Err(Error::Shape(format!(
+            "matmul_packed: x has {} values, not a multiple of k = {k}",
+            x.len()
+        )));
+    }
+    let n = x.len() / k;
+    if Some(out.len()) != n.checked_mul(m) {
+        return Err(Error::Shape(format!(
+            "matmul_packed: out has {} values, expected n*m = {n}*{m}",
+            out.len()
+        )));
+    }
+    if n == 0 || m == 0 {
+        return Ok(());
+    }
+    let plan = ChunkPlan::new(pool.n_threads(), n, m, k);
+    let act_row = packed::act_row_bytes(ty, k)?;
+    let act_len = act_row.checked_mul(n).ok_or_else(|| {
+        Error::Shape(format!(
+            "matmul_packed: {n} rows of {act_row} bytes overflow"
+        ))
+    })?;
+
+    // 1. Quantize each activation row once.  // [n, act_row] bytes
+    scratch.packed_act.resize(act_len);
+    let first_err: Mutex<Option<quant::Error>> = Mutex::new(None);
+    let record = |e: quant::Error| {
+        first_err
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(e);
+    };
+    {
+        let act = DisjointMut::new(scratch.packed_act.as_bytes_mut());
+        let quantize = |i: usize| {
+            // SAFETY: task i writes only activation row i.
+            let dst = unsafe { act.part(i * act_row, act_row) };
+            if let Err(e) = packed::quantize_act_row(ty, &x[i * k..(i + 1) * k], dst) {
+                record(e);
+            }
+        };
+        if n >= PARALLEL_QUANTIZE_MIN_ROWS && plan.n_chunks > 1 {
+            pool.run(n, quantize);
+        } else {
+            (0..n).for_each(quantize);
+        }
+    }
+
+    // 2. Groups of 16 weight rows × tiles of up to 4 activation rows.
+    let act = scratch.packed_act.as_bytes();
+    let groups = w.groups.as_bytes();
+    let gb = w.group_bytes;
+    let kern = packed::group_kernels();
+    let outd = DisjointMut::new(out);
+    pool.run(plan.n_chunks, |t| {
+        let (j0, j1) = plan.range(t, m);
+        // Chunks are multiples of 16 columns, so j0 starts a group.
+        for g in j0 / ROWS..j1.div_ceil(ROWS) {
+            let group = &groups[g * gb..(g + 1) * gb];
+            let cols = (g * ROWS..((g + 1) * ROWS).min(j1)).len();
+            let mut i = 0;
+            while i < n {
+                let r = (n - i).min(MAX_ACT_ROWS);
+                let mut rows: [&[u8]; MAX_ACT_ROWS] = [&[]; MAX_ACT_ROWS];
+                for (q, row) in rows.iter_mut().enumerate().take(r) {
+                    *row = &act[(i + q) * act_row..(i + q + 1) * act_row];
+                }
+                let mut tile = [[0f32; ROWS]; MAX_ACT_ROWS];
+                if let Err(e) = kern.group_dot(ty, group, &rows[..r], &mut tile[..r]) {
+                    record(e);
+                    return;
+                }
+                for (q, o) in tile.iter().enumerate().take(r) {
+                    // SAFETY: this task owns columns j0..j1 of every row; g·16 .. g·16 + cols lies
+                    // inside them.
+                    let dst = unsafe { outd.part((i + q) * m + g * ROWS, cols) };
+                    dst.copy_from_slice(&o[..cols]);
+                }
+                i += r;
+            }
+        }
+    });
+    match first_err.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}

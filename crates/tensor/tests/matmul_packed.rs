@@ -1,0 +1,119 @@
+//! matmul over interleaved (packed) quantized weights: every output equals
+//! `quant::packed::dot_reference` of its weight row and activation row bit for bit, whatever the
+//! batch size (row tiles of 4 and the remainder), the thread count, and a row's place in the batch;
+//! and it stays close to the row-layout matmul (same quantized values, float order only).
+
+mod common;
+use common::{assert_bits_eq, Rng};
+use quant::{AlignedBytes, GgmlType};
+use tensor::ops::{matmul, matmul_packed, MatmulScratch, PackedWeight};
+use tensor::{Storage, Tensor, ThreadPool};
+
+const PACKED: [GgmlType; 7] = [
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q5_0,
+    GgmlType::Q5_1,
+    GgmlType::Q8_0,
+    GgmlType::Q4K,
+    GgmlType::Q6K,
+];
+
+fn weight(ty: GgmlType, m: usize, k: usize, rng: &mut Rng) -> (Tensor, AlignedBytes) {
+    let v = rng.vec(m * k, 0.5);
+    let row = ty.row_bytes(k).unwrap();
+    let mut b = AlignedBytes::new();
+    b.resize(m * row);
+    for (src, dst) in v.chunks(k).zip(b.as_bytes_mut().chunks_mut(row)) {
+        quant::quantize_row_into(ty, src, dst).unwrap();
+    }
+    let t = Tensor::new(ty, vec![m, k], Storage::Aligned(b.clone().into())).unwrap();
+    (t, b)
+}
+
+fn k_of(ty: GgmlType) -> usize {
+    if matches!(ty, GgmlType::Q4K | GgmlType::Q6K) {
+        512
+    } else {
+        576
+    }
+}
+
+#[test]
+fn packed_matmul_equals_the_reference_for_any_batch_and_threads() {
+    let mut rng = Rng::new(41);
+    let pools = [ThreadPool::new(1), ThreadPool::new(2), ThreadPool::new(3)];
+    for ty in PACKED {
+        let (m, k) = (100, k_of(ty)); // 7 groups, the last one padded
+        let (w, wb) = weight(ty, m, k, &mut rng);
+        let p = PackedWeight::new(&w).unwrap();
+        assert_eq!(p.shape(), [m, k]);
+        let row = ty.row_bytes(k).unwrap();
+        let n_max = 9;
+        let x = rng.vec(n_max * k, 1.0);
+        // The reference, one (row, output) at a time.
+        let mut want = vec![0f32; n_max * m];
+        let mut act = vec![0u8; quant::packed::act_row_bytes(ty, k).unwrap()];
+        for i in 0..n_max {
+            quant::packed::quantize_act_row(ty, &x[i * k..(i + 1) * k], &mut act).unwrap();
+            for j in 0..m {
+                want[i * m + j] =
+                    quant::packed::dot_reference(ty, &wb.as_bytes()[j * row..][..row], &act, k)
+                        .unwrap();
+            }
+        }
+        let mut scratch = MatmulScratch::new();
+        for pool in &pools {
+            for n in [1, 2, 3, 4, 5, 8, 9] {
+                let mut out = vec![f32::NAN; n * m];
+                matmul_packed(pool, &x[..n * k], &p, &mut out, &mut scratch).unwrap();
+                assert_bits_eq(
+                    &out,
+                    &want[..n * m],
+                    &format!("{ty} n={n} threads={}", pool.n_threads()),
+                );
+            }
+            // A row alone, at every position of the batch.
+            for i in 0..n_max {
+                let mut out = vec![0f32; m];
+                matmul_packed(pool, &x[i * k..(i + 1) * k], &p, &mut out, &mut scratch).unwrap();
+                assert_bits_eq(
+                    &out,
+                    &want[i * m..(i + 1) * m],
+                    &format!("{ty} row {i} alone"),
+                );
+            }
+        }
+        // Close to the row-layout kernels (same quantized values; float order differs).
+        let mut rows_out = vec![0f32; n_max * m];
+        matmul(&pools[0], &x, &w, &mut rows_out, &mut scratch).unwrap();
+        for (i, (a, b)) in want.iter().zip(&rows_out).enumerate() {
+            let tol = 1e-4 * (1.0 + b.abs());
+            assert!((a - b).abs() <= tol, "{ty} out {i}: packed {a} vs rows {b}");
+        }
+    }
+}
+
+#[test]
+fn packed_weight_rejects_what_it_cannot_pack() {
+    let f = Tensor::from_f32(vec![2, 32], vec![0.0; 64]).unwrap();
+    assert!(!PackedWeight::supports(GgmlType::F32));
+    assert!(PackedWeight::new(&f).is_err());
+    let mut rng = Rng::new(1);
+    let (w, _) = weight(GgmlType::Q8_0, 3, 64, &mut rng);
+    let p = PackedWeight::new(&w).unwrap();
+    let pool = ThreadPool::new(1);
+    let mut s = MatmulScratch::new();
+    assert!(
+        matmul_packed(&pool, &[0.0; 63], &p, &mut [0.0; 3], &mut s).is_err(),
+        "x not k"
+    );
+    assert!(
+        matmul_packed(&pool, &[0.0; 64], &p, &mut [0.0; 4], &mut s).is_err(),
+        "out size"
+    );
+    assert!(
+        matmul_packed(&pool, &[], &p, &mut [], &mut s).is_ok(),
+        "empty batch"
+    );
+}
