@@ -7,3 +7,7 @@ bash scripts/fetch-models.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+# The official `openai` Python client, unmodified, against `inferno serve` (tests/python).
+cargo build -p cli --locked
+python3 -m venv .venv && .venv/bin/pip install -q openai pytest
+.venv/bin/pytest -q tests/python
