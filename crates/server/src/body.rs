@@ -4,7 +4,6 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -27,8 +26,7 @@ impl FromRequest<AppState> for RawBody {
                 if status.is_client_error() {
                     e.status = status;
                 }
-                // The rejection's own response is not used: every error is OpenAI-shaped.
-                drop(rej.into_response());
+                // The rejection's own plain-text response is not used: errors are OpenAI-shaped.
                 Err(e)
             }
         }
