@@ -8,7 +8,9 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dest="${INFERNO_MODELS_DIR:-$root/models}"
+# The shared fixtures sit beside the repository (../shared); INFERNO_SHARED_FIXTURES overrides.
 shared="${INFERNO_SHARED_FIXTURES:-$root/../shared/fixtures}"
+[ -d "$shared" ] || [ ! -d /work/shared/fixtures ] || shared=/work/shared/fixtures
 mkdir -p "$dest"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
