@@ -53,6 +53,11 @@ impl Linear {
         &self.weight
     }
 
+    /// The interleaved copy the matmul uses, when the dtype has packed kernels.
+    pub fn packed(&self) -> Option<&PackedWeight> {
+        self.packed.as_ref()
+    }
+
     pub fn out_features(&self) -> usize {
         self.out_features
     }

@@ -5,7 +5,7 @@
 //! rotate adjacent pairs (2i, 2i+1), llama.cpp's `LLAMA_ROPE_TYPE_NORM`.
 
 use formats::{ModelConfig, SourceKind, WeightSource};
-use tensor::ops::{add_inplace, embedding, rms_norm, rope, RopeStyle};
+use tensor::ops::{add_inplace, rms_norm, rope, RopeStyle};
 use tensor::{Tensor, ThreadPool};
 
 use crate::attention::{paged_self_attention, AttnSeqBuf};
@@ -14,6 +14,7 @@ use crate::dims::Dims;
 use crate::error::Result;
 use crate::kv_cache::{KvSpec, KvTensors};
 use crate::linear::Linear;
+use crate::lm_head::embed_tokens;
 use crate::mlp::swiglu_mlp;
 use crate::model::Model;
 use crate::names::{LayerWeight as L, WeightName as W};
@@ -43,6 +44,8 @@ pub struct LlamaWeights {
     pub norm: Vec<f32>, // [hidden]
     /// `[vocab, hidden]`; the token embedding's tensor when tied.
     pub lm_head: Linear,
+    /// The LM head is the token embedding (token rows are then read from its packed copy).
+    pub tied_head: bool,
     /// How q/k rows are laid out for RoPE, from the checkpoint kind.
     pub rope_style: RopeStyle,
 }
@@ -75,7 +78,7 @@ impl LlamaWeights {
             })
             .collect::<Result<Vec<_>>>()?;
         let norm = ld.norm(W::FinalNorm, d.hidden)?;
-        let lm_head = crate::lm_head::load(&mut ld, cfg, d, &embed)?;
+        let (lm_head, tied_head) = crate::lm_head::load(&mut ld, cfg, d, &embed)?;
         let rope_style = match src.kind() {
             SourceKind::HuggingFace => RopeStyle::Neox,
             SourceKind::Gguf => RopeStyle::Interleaved,
@@ -85,6 +88,7 @@ impl LlamaWeights {
             layers,
             norm,
             lm_head,
+            tied_head,
             rope_style,
         })
     }
@@ -141,7 +145,7 @@ impl Llama {
             ..
         } = kv;
 
-        embedding(&w.embed, &batch.tokens, s.x)?; // [n, hidden]
+        embed_tokens(&w.embed, &w.lm_head, w.tied_head, &batch.tokens, s.x)?; // [n, hidden]
         tr.emit("embed", s.x);
 
         for (i, (layer, cache)) in w.layers.iter().zip(caches.iter_mut()).enumerate() {

@@ -2,7 +2,7 @@
 //! NeoX RoPE, GQA and a SwiGLU MLP; no biases.
 
 use formats::{ModelConfig, WeightSource};
-use tensor::ops::{add_inplace, embedding, rms_norm, rms_norm_inplace, rope, RopeStyle};
+use tensor::ops::{add_inplace, rms_norm, rms_norm_inplace, rope, RopeStyle};
 use tensor::{Tensor, ThreadPool};
 
 use crate::attention::{paged_self_attention, AttnSeqBuf};
@@ -11,6 +11,7 @@ use crate::dims::Dims;
 use crate::error::Result;
 use crate::kv_cache::{KvSpec, KvTensors};
 use crate::linear::Linear;
+use crate::lm_head::embed_tokens;
 use crate::mlp::swiglu_mlp;
 use crate::model::Model;
 use crate::names::{LayerWeight as L, WeightName as W};
@@ -42,6 +43,8 @@ pub struct Qwen3Weights {
     pub norm: Vec<f32>, // [hidden]
     /// `[vocab, hidden]`; the token embedding's tensor when tied.
     pub lm_head: Linear,
+    /// The LM head is the token embedding (token rows are then read from its packed copy).
+    pub tied_head: bool,
 }
 
 impl Qwen3Weights {
@@ -74,12 +77,13 @@ impl Qwen3Weights {
             })
             .collect::<Result<Vec<_>>>()?;
         let norm = ld.norm(W::FinalNorm, d.hidden)?;
-        let lm_head = crate::lm_head::load(&mut ld, cfg, d, &embed)?;
+        let (lm_head, tied_head) = crate::lm_head::load(&mut ld, cfg, d, &embed)?;
         Ok(Qwen3Weights {
             embed,
             layers,
             norm,
             lm_head,
+            tied_head,
         })
     }
 }
@@ -136,7 +140,7 @@ impl Qwen3 {
             ..
         } = kv;
 
-        embedding(&w.embed, &batch.tokens, s.x)?; // [n, hidden]
+        embed_tokens(&w.embed, &w.lm_head, w.tied_head, &batch.tokens, s.x)?; // [n, hidden]
         tr.emit("embed", s.x);
 
         for (i, (layer, cache)) in w.layers.iter().zip(caches.iter_mut()).enumerate() {

@@ -117,7 +117,34 @@ fn every_tier_and_row_count_equals_the_reference_bitwise() {
                             .collect()
                     })
                     .collect();
+                let all: Vec<u8> = acts.concat();
                 for tier in &tiers {
+                    // All groups × all rows in one call (tiles of 4), as matmul uses it.
+                    let mut seen = 0;
+                    tier.for_each_tile(
+                        ty,
+                        k,
+                        packed.as_bytes(),
+                        &all,
+                        MAX_ACT_ROWS,
+                        |g, i, tile| {
+                            for (r, o) in tile.iter().enumerate() {
+                                for (jj, &got) in o.iter().enumerate() {
+                                    let j = g * ROWS + jj;
+                                    let exp = if j < m { want[i + r][j] } else { 0.0 };
+                                    assert_eq!(
+                                        got.to_bits(),
+                                        exp.to_bits(),
+                                        "{ty} k={k} {:?} tile",
+                                        tier.level
+                                    );
+                                    seen += 1;
+                                }
+                            }
+                        },
+                    )
+                    .unwrap();
+                    assert_eq!(seen, m.div_ceil(ROWS) * ROWS * MAX_ACT_ROWS);
                     for n in 1..=MAX_ACT_ROWS {
                         for first in 0..=MAX_ACT_ROWS - n {
                             let rows: Vec<&[u8]> =

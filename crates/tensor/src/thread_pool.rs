@@ -152,7 +152,10 @@ impl ThreadPool {
             shared,
             workers,
             busy: AtomicBool::new(false),
-            spare: Mutex::new(Vec::new()),
+            // Enough records that one is always free: each worker holds at most one (the job it
+            // last saw) and the caller one, so steady-state `run` never allocates, even when a
+            // descheduled worker keeps an old record for a while.
+            spare: Mutex::new((0..=n_threads).map(|_| Arc::new(Job::empty())).collect()),
         }
     }
 

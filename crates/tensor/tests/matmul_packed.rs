@@ -6,7 +6,9 @@
 mod common;
 use common::{assert_bits_eq, Rng};
 use quant::{AlignedBytes, GgmlType};
-use tensor::ops::{matmul, matmul_packed, MatmulScratch, PackedWeight};
+use tensor::ops::{
+    embedding, embedding_packed, matmul, matmul_packed, MatmulScratch, PackedWeight,
+};
 use tensor::{Storage, Tensor, ThreadPool};
 
 const PACKED: [GgmlType; 7] = [
@@ -116,4 +118,28 @@ fn packed_weight_rejects_what_it_cannot_pack() {
         matmul_packed(&pool, &[], &p, &mut [], &mut s).is_ok(),
         "empty batch"
     );
+}
+
+#[test]
+fn embedding_from_a_packed_table_equals_the_plain_one() {
+    let mut rng = Rng::new(7);
+    for ty in PACKED {
+        let (m, k) = (37, k_of(ty));
+        let (w, _) = weight(ty, m, k, &mut rng);
+        let p = PackedWeight::new(&w).unwrap();
+        let ids: Vec<u32> = vec![0, 15, 16, 36, 5, 36];
+        let mut want = vec![0f32; ids.len() * k];
+        let mut got = vec![f32::NAN; ids.len() * k];
+        embedding(&w, &ids, &mut want).unwrap();
+        embedding_packed(&p, &ids, &mut got).unwrap();
+        assert_bits_eq(&got, &want, &format!("{ty} embedding"));
+        assert!(
+            embedding_packed(&p, &[37], &mut vec![0.0; k]).is_err(),
+            "id >= vocab"
+        );
+        assert!(
+            embedding_packed(&p, &[1], &mut vec![0.0; k + 1]).is_err(),
+            "out size"
+        );
+    }
 }

@@ -14,9 +14,10 @@
 //! | Q8_1 (Q4_1 / Q5_1 weights) | `qs [k] i8`, `d [nb] f32`, `s [nb] f32` (the block's f16 `s` = d·Σqs) |
 //! | Q8K (Q4K / Q6K weights) | `qs [k] i8`, `d [nb] f32`, `bsums [nb][16] i16` (sums of 16), `bsums32 [nb][8] i16` (sums of 32) |
 
+use crate::round::round_away;
 use crate::row::row_bytes;
-use crate::{q8_0, q8_1, q8_k, vec_dot_type, Error, GgmlType, QK, QK_K};
-use crate::{BlockQ8K, BlockQ8_0, BlockQ8_1};
+use crate::{q8_k, vec_dot_type, BlockQ8K, Error, GgmlType, QK, QK_K};
+use half::f16;
 
 /// Where the parts of one activation row start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,21 +66,75 @@ pub fn act_row_bytes(w: GgmlType, k: usize) -> Result<usize, Error> {
     Ok(ActLayout::new(w, k)?.bytes)
 }
 
-fn put_f32(dst: &mut [u8], at: usize, v: f32) {
-    dst[at..at + 4].copy_from_slice(&v.to_le_bytes());
-}
-
-fn put_i32(dst: &mut [u8], at: usize, v: i32) {
-    dst[at..at + 4].copy_from_slice(&v.to_le_bytes());
-}
-
-fn put_i16(dst: &mut [u8], at: usize, v: i16) {
-    dst[at..at + 2].copy_from_slice(&v.to_le_bytes());
-}
-
 /// Quantizes `x` (`k` values) into `dst` (exactly [`act_row_bytes`]`(w, k)` bytes) for weights of
 /// type `w`.
 pub fn quantize_act_row(w: GgmlType, x: &[f32], dst: &mut [u8]) -> Result<(), Error> {
+    quantize_act_row_with(w, x, dst, simd_available())
+}
+
+#[cfg(target_arch = "x86_64")]
+fn simd_available() -> bool {
+    std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn simd_available() -> bool {
+    false
+}
+
+/// One 32-value block the Q8_0 / Q8_1 way: `(d, Σq)`, quants into `q`.
+fn q8_block(x: &[f32], q: &mut [u8], simd: bool) -> (f32, i32) {
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: 32 values each side; `simd` is only true after AVX-512 F/BW detection.
+        return unsafe { super::act_x86::q8_block(x, q) };
+    }
+    let _ = simd;
+    // llama.cpp's quantize_row_q8_0_ref (the d before f16 rounding is what Q8_1's s uses).
+    let amax = x.iter().fold(0.0f32, |m, v| {
+        let a = v.abs();
+        if m > a {
+            m
+        } else {
+            a
+        }
+    });
+    let d = amax / 127.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let mut sum = 0i32;
+    for (q, v) in q.iter_mut().zip(x) {
+        let v = round_away(v * id) as i8;
+        *q = v as u8;
+        sum += i32::from(v);
+    }
+    (d, sum)
+}
+
+/// One 256-value super-block the Q8K way: `d`, quants into `q`, sums of 16 into `bsums`.
+fn q8k_block(x: &[f32], q: &mut [u8], bsums: &mut [i16; 16], simd: bool) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: 256 values each side; `simd` is only true after AVX-512 F/BW detection.
+        return unsafe { super::act_x86::q8k_block(x, q, bsums) };
+    }
+    let _ = simd;
+    let mut blk = [crate::packed::layout::zeroed::<BlockQ8K>()];
+    q8_k::quantize(x, &mut blk);
+    let [blk] = blk;
+    for (d, &v) in q.iter_mut().zip(&blk.qs) {
+        *d = v as u8;
+    }
+    *bsums = blk.bsums;
+    blk.d
+}
+
+/// [`quantize_act_row`] with the SIMD quantizer on or off (both give the same bytes).
+pub(crate) fn quantize_act_row_with(
+    w: GgmlType,
+    x: &[f32],
+    dst: &mut [u8],
+    simd: bool,
+) -> Result<(), Error> {
     let l = ActLayout::new(w, x.len())?;
     if dst.len() != l.bytes {
         return Err(Error::Length {
@@ -89,47 +144,38 @@ pub fn quantize_act_row(w: GgmlType, x: &[f32], dst: &mut [u8]) -> Result<(), Er
             got: dst.len(),
         });
     }
+    let (qs, rest) = dst.split_at_mut(l.k);
+    let (ds, aux) = rest.split_at_mut(4 * l.nb);
     match vec_dot_type(w) {
-        GgmlType::Q8_0 => {
-            for (b, xb) in x.chunks_exact(QK).enumerate() {
-                let mut blk = [crate::packed::layout::zeroed::<BlockQ8_0>()];
-                q8_0::quantize(xb, &mut blk);
-                let [blk] = blk;
-                for (d, &q) in dst[QK * b..QK * (b + 1)].iter_mut().zip(&blk.qs) {
-                    *d = q as u8;
-                }
-                put_f32(dst, l.d + 4 * b, blk.d.to_f32());
-                let sum: i32 = blk.qs.iter().map(|&q| i32::from(q)).sum();
-                put_i32(dst, l.aux + 4 * b, sum);
-            }
-        }
-        GgmlType::Q8_1 => {
-            for (b, xb) in x.chunks_exact(QK).enumerate() {
-                let mut blk = [crate::packed::layout::zeroed::<BlockQ8_1>()];
-                q8_1::quantize(xb, &mut blk);
-                let [blk] = blk;
-                for (d, &q) in dst[QK * b..QK * (b + 1)].iter_mut().zip(&blk.qs) {
-                    *d = q as u8;
-                }
-                put_f32(dst, l.d + 4 * b, blk.d.to_f32());
-                put_f32(dst, l.aux + 4 * b, blk.s.to_f32());
+        GgmlType::Q8_0 | GgmlType::Q8_1 => {
+            let with_s = vec_dot_type(w) == GgmlType::Q8_1;
+            for (b, (xb, qb)) in x.chunks_exact(QK).zip(qs.chunks_exact_mut(QK)).enumerate() {
+                let (d, sum) = q8_block(xb, qb, simd);
+                ds[4 * b..4 * b + 4].copy_from_slice(&f16::from_f32(d).to_f32().to_le_bytes());
+                let extra = if with_s {
+                    f16::from_f32(sum as f32 * d).to_f32().to_le_bytes()
+                } else {
+                    sum.to_le_bytes()
+                };
+                aux[4 * b..4 * b + 4].copy_from_slice(&extra);
             }
         }
         _ => {
-            for (b, xb) in x.chunks_exact(QK_K).enumerate() {
-                let mut blk = [crate::packed::layout::zeroed::<BlockQ8K>()];
-                q8_k::quantize(xb, &mut blk);
-                let [blk] = blk;
-                for (d, &q) in dst[QK_K * b..QK_K * (b + 1)].iter_mut().zip(&blk.qs) {
-                    *d = q as u8;
-                }
-                put_f32(dst, l.d + 4 * b, blk.d);
-                for (j, &s) in blk.bsums.iter().enumerate() {
-                    put_i16(dst, l.aux + 32 * b + 2 * j, s);
+            let (bs16, bs32) = aux.split_at_mut(32 * l.nb);
+            for (b, (xb, qb)) in x
+                .chunks_exact(QK_K)
+                .zip(qs.chunks_exact_mut(QK_K))
+                .enumerate()
+            {
+                let mut bsums = [0i16; 16];
+                let d = q8k_block(xb, qb, &mut bsums, simd);
+                ds[4 * b..4 * b + 4].copy_from_slice(&d.to_le_bytes());
+                for (j, s) in bsums.iter().enumerate() {
+                    bs16[32 * b + 2 * j..32 * b + 2 * j + 2].copy_from_slice(&s.to_le_bytes());
                 }
                 for j in 0..8 {
-                    let s = blk.bsums[2 * j] + blk.bsums[2 * j + 1];
-                    put_i16(dst, l.aux2 + 16 * b + 2 * j, s);
+                    let s = bsums[2 * j] + bsums[2 * j + 1];
+                    bs32[16 * b + 2 * j..16 * b + 2 * j + 2].copy_from_slice(&s.to_le_bytes());
                 }
             }
         }
@@ -168,5 +214,89 @@ impl<'a> ActRow<'a> {
     pub(crate) fn bsum32(&self, b: usize, j: usize) -> i32 {
         let at = self.l.aux2 + 16 * b + 2 * j;
         i32::from(i16::from_le_bytes([self.bytes[at], self.bytes[at + 1]]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SIMD quantizer writes the same bytes as the scalar one, and the scalar one the same
+    /// quants and scales as the crate's Q8_0 / Q8_1 / Q8K quantizers.
+    #[test]
+    fn simd_and_scalar_quantizers_agree_with_the_block_quantizers() {
+        let mut state = 0x1234_5678_9abc_def0u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        };
+        for w in [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q4K] {
+            for case in 0..6 {
+                let k = 512;
+                let mut x: Vec<f32> = (0..k).map(|_| next() * 3.0).collect();
+                match case {
+                    // Ties of roundf: with max|x| = 127 the scale is 1 and x·id = x.
+                    1 => x.iter_mut().enumerate().for_each(|(i, v)| {
+                        *v = if i % 32 == 0 {
+                            127.0
+                        } else {
+                            (i % 60) as f32 - 30.5
+                        }
+                    }),
+                    2 => x.iter_mut().for_each(|v| *v = 0.0),
+                    3 => x[5] = -100.0, // largest magnitude negative
+                    4 => (x[7], x[9]) = (-50.0, 50.0), // equal magnitudes, first one negative
+                    5 => x[..256].iter_mut().for_each(|v| *v = 0.0), // one zero super-block
+                    _ => {}
+                }
+                let l = ActLayout::new(w, k).unwrap();
+                let mut a = vec![0u8; l.bytes];
+                let mut b = vec![0u8; l.bytes];
+                quantize_act_row_with(w, &x, &mut a, false).unwrap();
+                if simd_available() {
+                    quantize_act_row_with(w, &x, &mut b, true).unwrap();
+                    assert_eq!(a, b, "{w} case {case}: SIMD vs scalar bytes");
+                }
+                let std = {
+                    let at = vec_dot_type(w);
+                    let mut s = crate::AlignedBytes::new();
+                    s.resize(at.row_bytes(k).unwrap());
+                    crate::quantize_row_into(at, &x, s.as_bytes_mut()).unwrap();
+                    s
+                };
+                let bs = vec_dot_type(w).type_size();
+                for (blk, sb) in std.as_bytes().chunks_exact(bs).enumerate() {
+                    let n = vec_dot_type(w).block_size();
+                    let (qs_std, d_std) = match vec_dot_type(w) {
+                        GgmlType::Q8K => (
+                            &sb[4..4 + n],
+                            f32::from_le_bytes([sb[0], sb[1], sb[2], sb[3]]),
+                        ),
+                        GgmlType::Q8_1 => (
+                            &sb[4..4 + n],
+                            f16::from_bits(u16::from_le_bytes([sb[0], sb[1]])).to_f32(),
+                        ),
+                        _ => (
+                            &sb[2..2 + n],
+                            f16::from_bits(u16::from_le_bytes([sb[0], sb[1]])).to_f32(),
+                        ),
+                    };
+                    assert_eq!(
+                        &a[blk * n..(blk + 1) * n],
+                        qs_std,
+                        "{w} case {case} block {blk} quants"
+                    );
+                    let d =
+                        f32::from_le_bytes(a[l.d + 4 * blk..l.d + 4 * blk + 4].try_into().unwrap());
+                    assert_eq!(
+                        d.to_bits(),
+                        d_std.to_bits(),
+                        "{w} case {case} block {blk} d"
+                    );
+                }
+            }
+        }
     }
 }

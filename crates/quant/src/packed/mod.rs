@@ -14,6 +14,8 @@
 //! activation rows share the call: a row's result never depends on the batch it is in.
 
 mod act;
+#[cfg(target_arch = "x86_64")]
+mod act_x86;
 mod layout;
 mod reference;
 #[cfg(target_arch = "x86_64")]
@@ -113,6 +115,49 @@ fn pack_typed<B: Interleave>(w: &[u8], row: usize, m: usize, dst: &mut [u8]) -> 
                 &rows,
                 &mut group[b * B::GROUP_BYTES..(b + 1) * B::GROUP_BYTES],
             );
+        }
+    }
+    Ok(())
+}
+
+/// Row `r` (0..16) of one packed group of `ty` back to f32: exactly what [`crate::dequantize_row`]
+/// gives for that row in the usual layout (`dst` holds the row's values).
+pub fn dequantize_group_row(
+    ty: GgmlType,
+    group: &[u8],
+    r: usize,
+    dst: &mut [f32],
+) -> Result<(), Error> {
+    let gbytes = group_bytes(ty, dst.len())?;
+    if group.len() != gbytes || r >= ROWS {
+        return Err(Error::Length {
+            what: "packed group row",
+            ty,
+            expected: gbytes,
+            got: group.len(),
+        });
+    }
+    let bs = ty.block_size();
+    let gb = gbytes / (dst.len() / bs);
+    fn one<B: Interleave>(src: &[u8], r: usize, dst: &mut [f32]) -> Result<(), Error> {
+        let blk = [B::unpack(src, r)];
+        crate::dequantize_row(B::TYPE, crate::blocks_as_bytes(&blk), dst)
+    }
+    for (src, dst) in group.chunks_exact(gb).zip(dst.chunks_exact_mut(bs)) {
+        match ty {
+            GgmlType::Q4_0 => one::<BlockQ4_0>(src, r, dst)?,
+            GgmlType::Q4_1 => one::<BlockQ4_1>(src, r, dst)?,
+            GgmlType::Q5_0 => one::<BlockQ5_0>(src, r, dst)?,
+            GgmlType::Q5_1 => one::<BlockQ5_1>(src, r, dst)?,
+            GgmlType::Q8_0 => one::<BlockQ8_0>(src, r, dst)?,
+            GgmlType::Q4K => one::<BlockQ4K>(src, r, dst)?,
+            GgmlType::Q6K => one::<BlockQ6K>(src, r, dst)?,
+            _ => {
+                return Err(Error::Unsupported {
+                    op: "dequantize_group_row",
+                    ty,
+                })
+            }
         }
     }
     Ok(())
@@ -247,6 +292,75 @@ impl GroupKernels {
                     r.bytes = a;
                 }
                 reference::group_dot_scalar(ty, group, nb, &rows[..acts.len()], out);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl GroupKernels {
+    /// All of `groups` (whole packed groups of `ty` for rows of `k` values) times all `n`
+    /// activation rows in `acts` (`n` rows of [`act_row_bytes`]`(ty, k)`, back to back):
+    /// calls `tile(g, i, out)` with `out[r][j]` = (row j of group g) · (activation row i + r), for
+    /// activation rows in tiles of [`MAX_ACT_ROWS`] and the remainder. Lengths are checked once.
+    pub fn for_each_tile(
+        &self,
+        ty: GgmlType,
+        k: usize,
+        groups: &[u8],
+        acts: &[u8],
+        n: usize,
+        mut tile: impl FnMut(usize, usize, &[[f32; ROWS]]),
+    ) -> Result<(), Error> {
+        let gbytes = group_bytes(ty, k)?;
+        let l = ActLayout::new(ty, k)?;
+        let i = slot(ty).ok_or(Error::Unsupported {
+            op: "for_each_tile",
+            ty,
+        })?;
+        if !groups.len().is_multiple_of(gbytes) {
+            return Err(Error::Length {
+                what: "packed groups",
+                ty,
+                expected: groups.len() / gbytes * gbytes,
+                got: groups.len(),
+            });
+        }
+        if Some(acts.len()) != n.checked_mul(l.bytes) {
+            return Err(Error::Length {
+                what: "interleaved activation rows",
+                ty: crate::vec_dot_type(ty),
+                expected: n.saturating_mul(l.bytes),
+                got: acts.len(),
+            });
+        }
+        let nb = l.nb;
+        let mut out = [[0f32; ROWS]; MAX_ACT_ROWS];
+        for (g, group) in groups.chunks_exact(gbytes).enumerate() {
+            let mut i0 = 0;
+            while i0 < n {
+                let r = (n - i0).min(MAX_ACT_ROWS);
+                let rows = &acts[i0 * l.bytes..(i0 + r) * l.bytes];
+                match self.raw[i] {
+                    Some(kernel) => {
+                        let mut ptrs = [std::ptr::null::<u8>(); MAX_ACT_ROWS];
+                        for (q, p) in ptrs.iter_mut().enumerate().take(r) {
+                            *p = rows[q * l.bytes..].as_ptr();
+                        }
+                        // SAFETY: whole group-blocks and whole activation rows (checked above);
+                        // the table exists only on CPUs with its features.
+                        unsafe { kernel(group.as_ptr(), nb, k, &ptrs[..r], &mut out[..r]) };
+                    }
+                    None => {
+                        let mut a = [ActRow { bytes: &[], l }; MAX_ACT_ROWS];
+                        for (q, a) in a.iter_mut().enumerate().take(r) {
+                            a.bytes = &rows[q * l.bytes..(q + 1) * l.bytes];
+                        }
+                        reference::group_dot_scalar(ty, group, nb, &a[..r], &mut out[..r]);
+                    }
+                }
+                tile(g, i0, &out[..r]);
+                i0 += r;
             }
         }
         Ok(())

@@ -10,7 +10,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use quant::packed::{self, MAX_ACT_ROWS, ROWS};
+use quant::packed::{self, ROWS};
 use quant::{AlignedBytes, GgmlType};
 
 use super::matmul::{weight_dims, ChunkPlan, MatmulScratch};
@@ -66,6 +66,23 @@ impl PackedWeight {
     /// `[m, k]`
     pub fn shape(&self) -> [usize; 2] {
         [self.m, self.k]
+    }
+
+    /// Row `j` as f32 (what `quant::dequantize_row` gives for it in the usual layout): an
+    /// embedding lookup from a packed table. `out` holds `k` values.
+    pub fn dequantize_row(&self, j: usize, out: &mut [f32]) -> Result<(), Error> {
+        if j >= self.m || out.len() != self.k {
+            return Err(Error::Shape(format!(
+                "PackedWeight::dequantize_row: row {j} of [{}, {}] into {} values",
+                self.m,
+                self.k,
+                out.len()
+            )));
+        }
+        let g = j / ROWS;
+        let group = &self.groups.as_bytes()[g * self.group_bytes..(g + 1) * self.group_bytes];
+        packed::dequantize_group_row(self.dtype, group, j % ROWS, out)?;
+        Ok(())
     }
 
     /// Bytes held (groups padded to 16 rows).
@@ -142,29 +159,19 @@ pub fn matmul_packed(
     pool.run(plan.n_chunks, |t| {
         let (j0, j1) = plan.range(t, m);
         // Chunks are multiples of 16 columns, so j0 starts a group.
-        for g in j0 / ROWS..j1.div_ceil(ROWS) {
-            let group = &groups[g * gb..(g + 1) * gb];
-            let cols = (g * ROWS..((g + 1) * ROWS).min(j1)).len();
-            let mut i = 0;
-            while i < n {
-                let r = (n - i).min(MAX_ACT_ROWS);
-                let mut rows: [&[u8]; MAX_ACT_ROWS] = [&[]; MAX_ACT_ROWS];
-                for (q, row) in rows.iter_mut().enumerate().take(r) {
-                    *row = &act[(i + q) * act_row..(i + q + 1) * act_row];
-                }
-                let mut tile = [[0f32; ROWS]; MAX_ACT_ROWS];
-                if let Err(e) = kern.group_dot(ty, group, &rows[..r], &mut tile[..r]) {
-                    record(e);
-                    return;
-                }
-                for (q, o) in tile.iter().enumerate().take(r) {
-                    // SAFETY: this task owns columns j0..j1 of every row; g·16 .. g·16 + cols lies
-                    // inside them.
-                    let dst = unsafe { outd.part((i + q) * m + g * ROWS, cols) };
-                    dst.copy_from_slice(&o[..cols]);
-                }
-                i += r;
+        let (g0, g1) = (j0 / ROWS, j1.div_ceil(ROWS));
+        let res = kern.for_each_tile(ty, k, &groups[g0 * gb..g1 * gb], act, n, |g, i, tile| {
+            let c0 = (g0 + g) * ROWS;
+            let cols = (c0..(c0 + ROWS).min(j1)).len();
+            for (q, o) in tile.iter().enumerate() {
+                // SAFETY: this task owns columns j0..j1 of every row; c0 .. c0 + cols lies
+                // inside them.
+                let dst = unsafe { outd.part((i + q) * m + c0, cols) };
+                dst.copy_from_slice(&o[..cols]);
             }
+        });
+        if let Err(e) = res {
+            record(e);
         }
     });
     match first_err.into_inner().unwrap_or_else(|p| p.into_inner()) {

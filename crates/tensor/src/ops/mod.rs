@@ -13,7 +13,7 @@ mod softmax;
 
 pub use activation::{silu, silu_mul};
 pub use add::add_inplace;
-pub use embedding::embedding;
+pub use embedding::{embedding, embedding_packed};
 pub use matmul::{matmul, matmul_with_isa, MatmulScratch};
 pub use matmul_packed::{matmul_packed, PackedWeight};
 pub use norm::{rms_norm, rms_norm_inplace};
