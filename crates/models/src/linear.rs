@@ -3,7 +3,7 @@
 //! kernels cover are interleaved once here, at load (`tensor::ops::PackedWeight`), and multiplied
 //! by `matmul_packed`: the same results for any batch, several times faster.
 
-use tensor::ops::{matmul, matmul_packed, MatmulScratch, PackedWeight};
+use tensor::ops::{matmul, matmul_packed, matmul_packed_many, MatmulScratch, PackedWeight};
 use tensor::{Tensor, ThreadPool};
 
 use crate::error::{Error, Result};
@@ -80,4 +80,28 @@ impl Linear {
         }
         Ok(())
     }
+}
+
+/// Several linear layers of the same input (q/k/v, gate/up): `outs[i] = x · layers[i]ᵀ`. When all
+/// are packed, one activation quantization and one pool job serve them all; each output is
+/// exactly what `layers[i].forward` gives.
+pub fn forward_many<const N: usize>(
+    pool: &ThreadPool,
+    x: &[f32], // [n, in_features]
+    layers: [&Linear; N],
+    outs: [&mut [f32]; N], // [n, out_features_i]
+    scratch: &mut MatmulScratch,
+) -> Result<()> {
+    if layers.iter().all(|l| l.packed.is_some()) {
+        let ws: [&PackedWeight; N] = std::array::from_fn(|i| match &layers[i].packed {
+            Some(p) => p,
+            None => unreachable!("checked above"),
+        });
+        matmul_packed_many(pool, x, ws, outs, scratch)?;
+        return Ok(());
+    }
+    for (l, out) in layers.iter().zip(outs) {
+        l.forward(pool, x, out, scratch)?;
+    }
+    Ok(())
 }

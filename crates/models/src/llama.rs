@@ -13,7 +13,7 @@ use crate::batch::ForwardBatch;
 use crate::dims::Dims;
 use crate::error::Result;
 use crate::kv_cache::{KvSpec, KvTensors};
-use crate::linear::Linear;
+use crate::linear::{forward_many, Linear};
 use crate::lm_head::embed_tokens;
 use crate::mlp::swiglu_mlp;
 use crate::model::Model;
@@ -152,9 +152,9 @@ impl Llama {
             // Attention: h = RMSNorm(x); q, k, v; RoPE; paged attention; o_proj.
             rms_norm(s.x, &layer.attn_norm, eps, s.h); // [n, hidden]
             tr.emit_layer(i, "input_layernorm_out", s.h);
-            layer.q_proj.forward(pool, s.h, s.q, s.matmul)?; // [n, n_heads * head_dim]
-            layer.k_proj.forward(pool, s.h, s.k, s.matmul)?; // [n, n_kv_heads * head_dim]
-            layer.v_proj.forward(pool, s.h, s.v, s.matmul)?; // [n, n_kv_heads * head_dim]
+            // q [n, n_heads * head_dim], k and v [n, n_kv_heads * head_dim]
+            let qkv = [&layer.q_proj, &layer.k_proj, &layer.v_proj];
+            forward_many(pool, s.h, qkv, [&mut *s.q, &mut *s.k, &mut *s.v], s.matmul)?;
             tr.emit_layer(i, "q_proj_out", s.q);
             tr.emit_layer(i, "k_proj_out", s.k);
             tr.emit_layer(i, "v_proj_out", s.v);

@@ -4,7 +4,7 @@ use tensor::ops::{silu_mul, MatmulScratch};
 use tensor::ThreadPool;
 
 use crate::error::Result;
-use crate::linear::Linear;
+use crate::linear::{forward_many, Linear};
 
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn swiglu_mlp(
@@ -18,8 +18,13 @@ pub(crate) fn swiglu_mlp(
     up: &mut [f32],   // [n, intermediate]
     out: &mut [f32],  // [n, hidden]
 ) -> Result<()> {
-    gate_proj.forward(pool, h, gate, scratch)?;
-    up_proj.forward(pool, h, up, scratch)?;
+    forward_many(
+        pool,
+        h,
+        [gate_proj, up_proj],
+        [&mut *gate, &mut *up],
+        scratch,
+    )?;
     silu_mul(gate, up); // gate ← silu(gate) · up
     down_proj.forward(pool, gate, out, scratch)
 }

@@ -7,6 +7,8 @@
 //! are fixed by absolute key positions), so a sequence's output is bit-identical alone or in any
 //! batch, and whatever chunk its rows land in.
 
+use std::mem::MaybeUninit;
+
 use crate::cpu::Isa;
 use crate::disjoint::DisjointMut;
 use crate::paged_kv::{KvLayout, PagedKvLayer};
@@ -33,6 +35,8 @@ const KEY_TILE: usize = 32;
 /// f32 values of one packed K (or V) tile; a tile holds `min(KEY_TILE, PACK_VALUES / head_dim)`
 /// keys.
 const PACK_VALUES: usize = 8192;
+/// Tasks with more query rows than this pack each K/V tile contiguously before using it.
+const PACK_MIN_ROWS: usize = 4;
 /// Largest supported head_dim (one row must fit a task's accumulators).
 const MAX_HEAD_DIM: usize = TASK_ACC_VALUES;
 /// Sequences whose task offsets are kept on the stack (more use a heap buffer).
@@ -342,17 +346,29 @@ unsafe fn task_body<S: Lanes>(
     let pos_of = |r: usize| first_pos + (r0 + r) / g;
     let n_keys = pos_of(nr - 1) + 1;
 
-    let mut acc = [0f32; TASK_ACC_VALUES]; // [nr, head_dim]
+    // Only the first nr·head_dim accumulators are used; zero just those (the rest of the stack
+    // buffers is never read: a decode task uses a few hundred of their 20k floats).
+    let mut acc_buf = [const { MaybeUninit::<f32>::uninit() }; TASK_ACC_VALUES]; // [nr, head_dim]
+    let acc: &mut [f32] = {
+        let a = &mut acc_buf[..nr * hd];
+        a.fill(MaybeUninit::new(0.0));
+        // SAFETY: every element of `a` was just initialised; MaybeUninit<f32> has f32's layout.
+        unsafe { std::slice::from_raw_parts_mut(a.as_mut_ptr().cast::<f32>(), a.len()) }
+    };
     let mut m = [f32::NEG_INFINITY; MAX_ROWS]; // running max per row
     let mut l = [0f32; MAX_ROWS]; // running softmax denominator per row
     let mut scores = [0f32; KEY_TILE];
 
-    // The tile's K and V rows, packed contiguously. In the cache, consecutive slots of one kv head
-    // sit `n_kv_heads·head_dim` floats apart (4 KiB for 8 heads of 128): read in place, a tile's
-    // rows would all fall in the same L1 sets and evict each other.
-    let mut k_tile = [0f32; PACK_VALUES]; // [tile_len, head_dim]
-    let mut v_tile = [0f32; PACK_VALUES]; // [tile_len, head_dim]
+    // With many query rows, the tile's K and V rows are packed contiguously first: in the cache,
+    // consecutive slots of one kv head sit `n_kv_heads·head_dim` floats apart (4 KiB for 8 heads
+    // of 128), so read in place a tile's rows would all fall in the same L1 sets and evict each
+    // other while every row passes over them. A few rows (decode) read them in place: the copy
+    // would cost more than it saves. The arithmetic is the same either way.
+    let pack = nr > PACK_MIN_ROWS;
+    let mut k_tile = [const { MaybeUninit::<f32>::uninit() }; PACK_VALUES]; // [tile_len, head_dim]
+    let mut v_tile = [const { MaybeUninit::<f32>::uninit() }; PACK_VALUES]; // [tile_len, head_dim]
     let max_tile = KEY_TILE.min(PACK_VALUES / hd);
+    let stride = if pack { hd } else { kv_stride };
 
     let qp = q.as_ptr();
     let bs = geo.block_size;
@@ -366,32 +382,64 @@ unsafe fn task_body<S: Lanes>(
             let used = tile_len.min(n_keys - tile_start);
             // Cache offset of the tile's first key, for this kv head.
             let base = ((block as usize * bs + ts) * geo.n_kv_heads + kv_head) * hd;
-            for j in 0..used {
-                let src = base + j * kv_stride;
-                k_tile[j * hd..(j + 1) * hd].copy_from_slice(&layer.k[src..src + hd]);
-                v_tile[j * hd..(j + 1) * hd].copy_from_slice(&layer.v[src..src + hd]);
-            }
-            let (kp, vp) = (k_tile.as_ptr(), v_tile.as_ptr());
+            let (kp, vp): (*const f32, *const f32) = if pack {
+                for j in 0..used {
+                    let src = base + j * kv_stride;
+                    let (ks, vs) = (&layer.k[src..src + hd], &layer.v[src..src + hd]);
+                    // SAFETY: j·hd + hd <= used·hd <= PACK_VALUES; sources are hd floats.
+                    unsafe {
+                        let dk = k_tile.as_mut_ptr().add(j * hd).cast::<f32>();
+                        let dv = v_tile.as_mut_ptr().add(j * hd).cast::<f32>();
+                        std::ptr::copy_nonoverlapping(ks.as_ptr(), dk, hd);
+                        std::ptr::copy_nonoverlapping(vs.as_ptr(), dv, hd);
+                    }
+                }
+                (k_tile.as_ptr().cast(), v_tile.as_ptr().cast())
+            } else {
+                let end = base + (used - 1) * kv_stride + hd;
+                (layer.k[base..end].as_ptr(), layer.v[base..end].as_ptr())
+            };
             for r in 0..nr {
                 let vis = (pos_of(r) + 1).saturating_sub(tile_start).min(tile_len);
                 if vis == 0 {
                     continue;
                 }
-                // SAFETY: q row r is in bounds (validated shapes); keys j < vis <= used are packed
-                // in the tile.
+                // SAFETY: q row r is in bounds (validated shapes); keys j < vis <= used are at
+                // kp + j·stride (the packed tile, or the cache rows base + j·kv_stride).
                 unsafe {
                     let qr = qp.add(q_off(r));
                     let mut j = 0;
                     while j + 8 <= vis {
-                        dots::<S, 8>(qr, kp.add(j * hd), hd, hd, geo.scale, &mut scores[j..j + 8]);
+                        dots::<S, 8>(
+                            qr,
+                            kp.add(j * stride),
+                            stride,
+                            hd,
+                            geo.scale,
+                            &mut scores[j..j + 8],
+                        );
                         j += 8;
                     }
                     while j + 4 <= vis {
-                        dots::<S, 4>(qr, kp.add(j * hd), hd, hd, geo.scale, &mut scores[j..j + 4]);
+                        dots::<S, 4>(
+                            qr,
+                            kp.add(j * stride),
+                            stride,
+                            hd,
+                            geo.scale,
+                            &mut scores[j..j + 4],
+                        );
                         j += 4;
                     }
                     while j < vis {
-                        dots::<S, 1>(qr, kp.add(j * hd), hd, hd, geo.scale, &mut scores[j..j + 1]);
+                        dots::<S, 1>(
+                            qr,
+                            kp.add(j * stride),
+                            stride,
+                            hd,
+                            geo.scale,
+                            &mut scores[j..j + 1],
+                        );
                         j += 1;
                     }
                 }
@@ -414,7 +462,7 @@ unsafe fn task_body<S: Lanes>(
                         alpha,
                         &scores[..vis],
                         vp,
-                        hd,
+                        stride,
                         hd,
                     )
                 };

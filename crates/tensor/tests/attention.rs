@@ -215,6 +215,38 @@ fn paged_attention_is_batch_invariant() {
 }
 
 #[test]
+fn a_token_gets_the_same_output_in_a_prefill_chunk_and_as_a_decode_step() {
+    // A prefill chunk gives each task up to 64 query rows (K/V tiles packed first); a decode
+    // step a handful (tiles read in place). The last token's output must not depend on which.
+    let mut rng = Rng::new(8);
+    for (n_kv, n_heads, hd) in [(2, 8, 64), (3, 9, 64), (1, 4, 128)] {
+        let layout = KvLayout {
+            num_blocks: 64,
+            block_size: 16,
+            n_kv_heads: n_kv,
+            head_dim: hd,
+        };
+        let ctx = 150;
+        let (layer, mut seqs) = setup(&mut rng, &layout, n_heads, &[(ctx, ctx)]);
+        let row = n_heads * hd;
+        let last_q = seqs[0].q[(ctx - 1) * row..].to_vec();
+        let pool = ThreadPool::new(2);
+        for isa in Isa::all_supported() {
+            let prefill = run_batch(isa, &pool, &layer, &layout, &seqs, &[0], n_heads, 0.1);
+            let full = seqs[0].q.clone();
+            (seqs[0].q, seqs[0].n_new) = (last_q.clone(), 1);
+            let decode = run_batch(isa, &pool, &layer, &layout, &seqs, &[0], n_heads, 0.1);
+            (seqs[0].q, seqs[0].n_new) = (full, ctx);
+            assert_bits_eq(
+                &decode[0],
+                &prefill[0][(ctx - 1) * row..],
+                &format!("{isa:?} n_kv {n_kv} heads {n_heads} hd {hd}"),
+            );
+        }
+    }
+}
+
+#[test]
 fn rows_outside_every_sequence_are_untouched() {
     let mut rng = Rng::new(22);
     let layout = KvLayout {

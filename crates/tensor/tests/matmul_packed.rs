@@ -7,7 +7,8 @@ mod common;
 use common::{assert_bits_eq, Rng};
 use quant::{AlignedBytes, GgmlType};
 use tensor::ops::{
-    embedding, embedding_packed, matmul, matmul_packed, MatmulScratch, PackedWeight,
+    embedding, embedding_packed, matmul, matmul_packed, matmul_packed_many, MatmulScratch,
+    PackedWeight,
 };
 use tensor::{Storage, Tensor, ThreadPool};
 
@@ -142,4 +143,62 @@ fn embedding_from_a_packed_table_equals_the_plain_one() {
             "out size"
         );
     }
+}
+
+#[test]
+fn several_weights_at_once_equal_each_alone() {
+    let mut rng = Rng::new(3);
+    let pool = ThreadPool::new(2);
+    let mut scratch = MatmulScratch::new();
+    let k = 512;
+    // Same activation format (Q4K + Q6K share Q8K; Q4_0 + Q8_0 share Q8_0) and a mixed one.
+    for tys in [
+        [GgmlType::Q4K, GgmlType::Q6K, GgmlType::Q4K],
+        [GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q5_0],
+        [GgmlType::Q4_1, GgmlType::Q8_0, GgmlType::Q6K],
+    ] {
+        let ms = [200, 40, 72];
+        let ws: Vec<PackedWeight> = tys
+            .iter()
+            .zip(ms)
+            .map(|(&ty, m)| PackedWeight::new(&weight(ty, m, k, &mut rng).0).unwrap())
+            .collect();
+        for n in [1, 6] {
+            let x = rng.vec(n * k, 1.0);
+            let mut alone: Vec<Vec<f32>> = ms.iter().map(|m| vec![0f32; n * m]).collect();
+            for (w, o) in ws.iter().zip(alone.iter_mut()) {
+                matmul_packed(&pool, &x, w, o, &mut scratch).unwrap();
+            }
+            let (mut a, mut b, mut c) = (
+                vec![0f32; n * ms[0]],
+                vec![0f32; n * ms[1]],
+                vec![0f32; n * ms[2]],
+            );
+            matmul_packed_many(
+                &pool,
+                &x,
+                [&ws[0], &ws[1], &ws[2]],
+                [&mut a, &mut b, &mut c],
+                &mut scratch,
+            )
+            .unwrap();
+            for (got, want) in [a, b, c].iter().zip(&alone) {
+                assert_bits_eq(got, want, &format!("{tys:?} n={n}"));
+            }
+        }
+    }
+    let w1 = PackedWeight::new(&weight(GgmlType::Q8_0, 16, 64, &mut rng).0).unwrap();
+    let w2 = PackedWeight::new(&weight(GgmlType::Q8_0, 16, 96, &mut rng).0).unwrap();
+    let (mut a, mut b) = (vec![0f32; 16], vec![0f32; 16]);
+    assert!(
+        matmul_packed_many(
+            &pool,
+            &[0.0; 64],
+            [&w1, &w2],
+            [&mut a, &mut b],
+            &mut scratch
+        )
+        .is_err(),
+        "different k"
+    );
 }

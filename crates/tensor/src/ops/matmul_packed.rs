@@ -100,7 +100,24 @@ pub fn matmul_packed(
     out: &mut [f32], // [n, m]
     scratch: &mut MatmulScratch,
 ) -> Result<(), Error> {
-    let (m, k, ty) = (w.m, w.k, w.dtype);
+    matmul_packed_many(pool, x, [w], [out], scratch)
+}
+
+/// Several products of the same input at once (q/k/v, gate/up): `outs[i][n, m_i] = x · ws[i]ᵀ`.
+/// One activation quantization and one pool job for all of them when the weights share their
+/// activation format (otherwise one call per weight). Each output is exactly what
+/// [`matmul_packed`] gives for its weight alone.
+pub fn matmul_packed_many<const N: usize>(
+    pool: &ThreadPool,
+    x: &[f32], // [n, k]
+    ws: [&PackedWeight; N],
+    mut outs: [&mut [f32]; N], // [n, m_i]
+    scratch: &mut MatmulScratch,
+) -> Result<(), Error> {
+    let Some(w0) = ws.first() else {
+        return Ok(());
+    };
+    let (k, ty0) = (w0.k, w0.dtype);
     if k == 0 || !x.len().is_multiple_of(k) {
         return Err(Error::Shape(format!(
             "matmul_packed: x has {} values, not a multiple of k = {k}",
@@ -108,17 +125,44 @@ pub fn matmul_packed(
         )));
     }
     let n = x.len() / k;
-    if Some(out.len()) != n.checked_mul(m) {
-        return Err(Error::Shape(format!(
-            "matmul_packed: out has {} values, expected n*m = {n}*{m}",
-            out.len()
-        )));
+    for (w, out) in ws.iter().zip(outs.iter()) {
+        if w.k != k {
+            return Err(Error::Shape(format!(
+                "matmul_packed_many: weights of k = {k} and k = {}",
+                w.k
+            )));
+        }
+        if Some(out.len()) != n.checked_mul(w.m) {
+            return Err(Error::Shape(format!(
+                "matmul_packed: out has {} values, expected n*m = {n}*{}",
+                out.len(),
+                w.m
+            )));
+        }
     }
-    if n == 0 || m == 0 {
+    if ws
+        .iter()
+        .any(|w| quant::vec_dot_type(w.dtype) != quant::vec_dot_type(ty0))
+    {
+        for (w, out) in ws.iter().zip(outs.iter_mut()) {
+            matmul_packed_many(pool, x, [*w], [&mut **out], scratch)?;
+        }
         return Ok(());
     }
-    let plan = ChunkPlan::new(pool.n_threads(), n, m, k);
-    let act_row = packed::act_row_bytes(ty, k)?;
+    if n == 0 {
+        return Ok(());
+    }
+    // Tasks of every weight, back to back: weight i owns tasks starts[i]..starts[i + 1].
+    let plans: [ChunkPlan; N] =
+        std::array::from_fn(|i| ChunkPlan::new(pool.n_threads(), n, ws[i].m, k));
+    let mut starts = [0usize; N];
+    let mut total = 0;
+    for (s, p) in starts.iter_mut().zip(&plans) {
+        *s = total;
+        total += if p.chunk == 0 { 0 } else { p.n_chunks };
+    }
+    let parallel = plans.iter().any(|p| p.n_chunks > 1);
+    let act_row = packed::act_row_bytes(ty0, k)?;
     let act_len = act_row.checked_mul(n).ok_or_else(|| {
         Error::Shape(format!(
             "matmul_packed: {n} rows of {act_row} bytes overflow"
@@ -139,41 +183,48 @@ pub fn matmul_packed(
         let quantize = |i: usize| {
             // SAFETY: task i writes only activation row i.
             let dst = unsafe { act.part(i * act_row, act_row) };
-            if let Err(e) = packed::quantize_act_row(ty, &x[i * k..(i + 1) * k], dst) {
+            if let Err(e) = packed::quantize_act_row(ty0, &x[i * k..(i + 1) * k], dst) {
                 record(e);
             }
         };
-        if n >= PARALLEL_QUANTIZE_MIN_ROWS && plan.n_chunks > 1 {
+        if n >= PARALLEL_QUANTIZE_MIN_ROWS && parallel {
             pool.run(n, quantize);
         } else {
             (0..n).for_each(quantize);
         }
     }
 
-    // 2. Groups of 16 weight rows × tiles of up to 4 activation rows.
+    // 2. Per task: a chunk of one weight's 16-row groups × tiles of up to 4 activation rows.
     let act = scratch.packed_act.as_bytes();
-    let groups = w.groups.as_bytes();
-    let gb = w.group_bytes;
     let kern = packed::group_kernels();
-    let outd = DisjointMut::new(out);
-    pool.run(plan.n_chunks, |t| {
-        let (j0, j1) = plan.range(t, m);
+    let outd: [DisjointMut<f32>; N] = outs.map(DisjointMut::new);
+    let task = |t: usize| {
+        let i = starts.iter().rposition(|&s| s <= t).unwrap_or(0);
+        let (w, plan, out) = (ws[i], plans[i], &outd[i]);
+        let (m, gb, ty) = (w.m, w.group_bytes, w.dtype);
+        let (j0, j1) = plan.range(t - starts[i], m);
         // Chunks are multiples of 16 columns, so j0 starts a group.
         let (g0, g1) = (j0 / ROWS, j1.div_ceil(ROWS));
-        let res = kern.for_each_tile(ty, k, &groups[g0 * gb..g1 * gb], act, n, |g, i, tile| {
+        let groups = &w.groups.as_bytes()[g0 * gb..g1 * gb];
+        let res = kern.for_each_tile(ty, k, groups, act, n, |g, r0, tile| {
             let c0 = (g0 + g) * ROWS;
             let cols = (c0..(c0 + ROWS).min(j1)).len();
             for (q, o) in tile.iter().enumerate() {
-                // SAFETY: this task owns columns j0..j1 of every row; c0 .. c0 + cols lies
-                // inside them.
-                let dst = unsafe { outd.part((i + q) * m + c0, cols) };
+                // SAFETY: this task owns columns j0..j1 of every row of weight i's output;
+                // c0 .. c0 + cols lies inside them.
+                let dst = unsafe { out.part((r0 + q) * m + c0, cols) };
                 dst.copy_from_slice(&o[..cols]);
             }
         });
         if let Err(e) = res {
             record(e);
         }
-    });
+    };
+    if parallel {
+        pool.run(total, task);
+    } else {
+        (0..total).for_each(task);
+    }
     match first_err.into_inner().unwrap_or_else(|p| p.into_inner()) {
         Some(e) => Err(e.into()),
         None => Ok(()),

@@ -15,7 +15,7 @@ pub use activation::{silu, silu_mul};
 pub use add::add_inplace;
 pub use embedding::{embedding, embedding_packed};
 pub use matmul::{matmul, matmul_with_isa, MatmulScratch};
-pub use matmul_packed::{matmul_packed, PackedWeight};
+pub use matmul_packed::{matmul_packed, matmul_packed_many, PackedWeight};
 pub use norm::{rms_norm, rms_norm_inplace};
 pub use rope::{rope, RopeStyle};
 pub use softmax::softmax_inplace;
