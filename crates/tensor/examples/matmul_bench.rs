@@ -75,6 +75,7 @@ fn main() {
             })
             .collect()
     };
+    tiers();
     let pool = ThreadPool::new(1);
     let mut scratch = MatmulScratch::new();
     let mut rng = Rng(7);
@@ -114,6 +115,55 @@ fn main() {
                     gmac(best[0]),
                     best[1] * 1e6,
                     gmac(best[1]),
+                );
+            }
+        }
+    }
+}
+
+/// The packed kernels of every tier this CPU has, on one shape (no matmul around them).
+fn tiers() {
+    use quant::packed::{self, GroupKernels};
+    let mut rng = Rng(3);
+    for ty in [GgmlType::Q4_1, GgmlType::Q8_0, GgmlType::Q4K, GgmlType::Q6K] {
+        let (m, k) = (
+            1536,
+            if matches!(ty, GgmlType::Q4K | GgmlType::Q6K) {
+                512
+            } else {
+                576
+            },
+        );
+        let w = weight(ty, m, k, &mut rng);
+        let groups = packed::pack_rows(ty, w.bytes(), m, k).expect("pack");
+        for n in [1usize, 128] {
+            let row = packed::act_row_bytes(ty, k).expect("act row");
+            let mut act = vec![0u8; n * row];
+            for (i, a) in act.chunks_exact_mut(row).enumerate() {
+                let x = rng.vec(k);
+                packed::quantize_act_row(ty, &x, a).expect("quantize");
+                let _ = i;
+            }
+            for tier in GroupKernels::available() {
+                let reps = if n == 1 { 200 } else { 5 };
+                let mut best = f64::MAX;
+                for _ in 0..5 {
+                    let t = thread_cpu();
+                    for _ in 0..reps {
+                        let mut sink = 0f32;
+                        tier.for_each_tile(ty, k, groups.as_bytes(), &act, n, |_, _, o| {
+                            sink += o[0][0]
+                        })
+                        .expect("tiles");
+                        std::hint::black_box(sink);
+                    }
+                    best = best.min((thread_cpu() - t) / reps as f64);
+                }
+                println!(
+                    "tier {:?} {ty} [{m}x{k}] n={n}: {:.1} µs, {:.2} GMAC/s",
+                    tier.level,
+                    best * 1e6,
+                    (n * m * k) as f64 / best / 1e9
                 );
             }
         }

@@ -19,6 +19,8 @@ mod act_x86;
 mod layout;
 mod reference;
 #[cfg(target_arch = "x86_64")]
+mod x86_avx2;
+#[cfg(target_arch = "x86_64")]
 mod x86_vnni;
 
 pub use act::{act_row_bytes, quantize_act_row};
@@ -206,7 +208,11 @@ impl GroupKernels {
     pub fn for_level(level: SimdLevel) -> Option<GroupKernels> {
         match level {
             SimdLevel::Scalar => Some(GroupKernels::scalar()),
-            SimdLevel::Avx2 => None,
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Avx2 => crate::simd::has_avx2().then(|| GroupKernels {
+                level,
+                raw: x86_avx2::table(),
+            }),
             #[cfg(target_arch = "x86_64")]
             SimdLevel::Avx512Vnni => crate::simd::has_avx512_vnni().then(|| GroupKernels {
                 level,

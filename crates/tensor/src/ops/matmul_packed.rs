@@ -34,15 +34,18 @@ pub struct PackedWeight {
 }
 
 impl PackedWeight {
-    /// Whether weights of `dtype` can be packed.
+    /// Whether packing weights of `dtype` pays off on this CPU: the type has an interleaved
+    /// layout and this CPU has SIMD group kernels (the portable ones are slower than the row
+    /// kernels, so without SIMD a loader keeps the usual layout). [`PackedWeight::new`] works
+    /// for every interleavable type regardless.
     pub fn supports(dtype: GgmlType) -> bool {
-        packed::can_interleave(dtype)
+        packed::can_interleave(dtype) && packed::group_kernels().level != quant::SimdLevel::Scalar
     }
 
     /// Interleaves a 2-D quantized weight `[m, k]` (a copy of its bytes; the tensor is not kept).
-    /// Errors for other dtypes (see [`PackedWeight::supports`]) and malformed shapes.
+    /// Errors for types without an interleaved layout and for malformed shapes.
     pub fn new(w: &Tensor) -> Result<PackedWeight, Error> {
-        if !Self::supports(w.dtype) {
+        if !packed::can_interleave(w.dtype) {
             return Err(Error::UnsupportedDtype {
                 op: "PackedWeight",
                 dtype: w.dtype,
