@@ -30,7 +30,7 @@ pub struct AttnSeq<'a> {
 const TASK_ACC_VALUES: usize = 4096;
 /// At most this many query rows per task.
 const MAX_ROWS: usize = 64;
-/// Keys scored at once (a tile never crosses a block boundary).
+/// Keys scored at once (a tile never crosses a block boundary); a multiple of every vector width.
 const KEY_TILE: usize = 32;
 /// f32 values of one packed K (or V) tile; a tile holds `min(KEY_TILE, PACK_VALUES / head_dim)`
 /// keys.
@@ -443,15 +443,20 @@ unsafe fn task_body<S: Lanes>(
                         j += 1;
                     }
                 }
-                let tile_max = scores[..vis]
-                    .iter()
-                    .fold(f32::NEG_INFINITY, |a, &s| a.max(s));
+                // Whole vectors from here on: scores past `vis` are -inf (weight 0).
+                let vis_v = vis.div_ceil(S::N) * S::N;
+                scores[vis..vis_v].fill(f32::NEG_INFINITY);
+                // SAFETY: `scores[..vis_v]` is whole vectors (KEY_TILE is a multiple of N).
+                let tile_max = unsafe { max_of::<S>(&scores[..vis_v]) };
                 let m_new = m[r].max(tile_max);
                 let alpha = (m[r] - m_new).exp();
+                // SAFETY: as above.
+                unsafe { exp_shifted::<S>(&mut scores[..vis_v], m_new) };
+                // The denominator in key order (a vector sum would be as exact, but the SmolLM2
+                // reference test sits close to its tolerance: keep the order it was set with).
                 let mut lr = l[r] * alpha;
-                for s in scores[..vis].iter_mut() {
-                    *s = (*s - m_new).exp();
-                    lr += *s;
+                for &p in &scores[..vis] {
+                    lr += p;
                 }
                 l[r] = lr;
                 m[r] = m_new;
@@ -476,6 +481,50 @@ unsafe fn task_body<S: Lanes>(
         let o = unsafe { out.part(q_off(r), hd) };
         for (o, &a) in o.iter_mut().zip(&acc[r * hd..(r + 1) * hd]) {
             *o = a * inv;
+        }
+    }
+}
+
+/// The largest of `s` (whole vectors), reduced in a fixed order.
+///
+/// # Safety
+/// `s.len()` is a positive multiple of `S::N`.
+#[inline(always)]
+unsafe fn max_of<S: Lanes>(s: &[f32]) -> f32 {
+    debug_assert!(!s.is_empty() && s.len().is_multiple_of(S::N));
+    // SAFETY: whole vectors inside `s`; `lanes` holds N <= 16 values.
+    unsafe {
+        let p = s.as_ptr();
+        let mut m = S::load_x(p);
+        let mut j = S::N;
+        while j < s.len() {
+            m = S::max(m, S::load_x(p.add(j)));
+            j += S::N;
+        }
+        let mut lanes = [0f32; 16];
+        S::store(lanes.as_mut_ptr(), m);
+        lanes[..S::N]
+            .iter()
+            .fold(f32::NEG_INFINITY, |a, &b| a.max(b))
+    }
+}
+
+/// `s[j] ← e^(s[j] − shift)` over whole vectors with the vector `exp`: every score goes through
+/// the same lane operations wherever it sits.
+///
+/// # Safety
+/// `s.len()` is a multiple of `S::N`.
+#[inline(always)]
+unsafe fn exp_shifted<S: Lanes>(s: &mut [f32], shift: f32) {
+    debug_assert!(s.len().is_multiple_of(S::N));
+    let p = s.as_mut_ptr();
+    // SAFETY: whole vectors inside `s`.
+    unsafe {
+        let neg = S::splat(-shift);
+        let mut j = 0;
+        while j < s.len() {
+            S::store(p.add(j), S::exp(S::add(S::load_x(p.add(j)), neg)));
+            j += S::N;
         }
     }
 }

@@ -69,6 +69,35 @@ pub(crate) trait Lanes {
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
     /// Sum of the lanes in a fixed order.
     unsafe fn hsum(v: Self::V) -> f32;
+    /// `a + b`.
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    /// Lane-wise maximum (for finite values; NaN handling is the tier's).
+    unsafe fn max(a: Self::V, b: Self::V) -> Self::V;
+    /// `a / b` (IEEE, correctly rounded).
+    unsafe fn div(a: Self::V, b: Self::V) -> Self::V;
+    /// `e^x` per lane (see [`exp_consts`]): within about 2 ulp, `+inf` above
+    /// [`exp_consts::HI`], `+0` below [`exp_consts::LO`], NaN stays NaN. The same operations in
+    /// every lane, so a value's result does not depend on where it sits in a vector.
+    unsafe fn exp(x: Self::V) -> Self::V;
+}
+
+/// The constants of the vector `exp` (Cephes `expf`): `e^x = 2^n · e^r`, `n = round(x·log2 e)`,
+/// `r = x − n·ln 2` (ln 2 split in two), `e^r ≈ 1 + r + r²·P(r)`, and `2^n` applied as two
+/// factors `2^⌊n/2⌋ · 2^(n − ⌊n/2⌋)` so subnormal and near-overflow results stay right.
+pub(crate) mod exp_consts {
+    pub(crate) const HI: f32 = 88.722_84;
+    pub(crate) const LO: f32 = -103.972_08;
+    pub(crate) const LOG2E: f32 = std::f32::consts::LOG2_E;
+    pub(crate) const LN2_HI: f32 = 0.693_359_4;
+    pub(crate) const LN2_LO: f32 = -2.121_944_4e-4;
+    pub(crate) const P: [f32; 6] = [
+        1.987_569_1e-4,
+        1.398_199_9e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        1.666_666_5e-1,
+        0.5, // Cephes 5.0000001201e-1 rounds to 0.5 in f32
+    ];
 }
 
 /// Per-ISA vector loads of a weight format.
@@ -179,6 +208,49 @@ pub(crate) mod x86 {
         unsafe fn hsum(v: __m256) -> f32 {
             unsafe { hsum256(v) }
         }
+        #[inline(always)]
+        unsafe fn add(a: __m256, b: __m256) -> __m256 {
+            unsafe { _mm256_add_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn max(a: __m256, b: __m256) -> __m256 {
+            unsafe { _mm256_max_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn div(a: __m256, b: __m256) -> __m256 {
+            unsafe { _mm256_div_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn exp(x: __m256) -> __m256 {
+            use super::exp_consts::*;
+            unsafe {
+                let xc = _mm256_min_ps(_mm256_set1_ps(HI), _mm256_max_ps(_mm256_set1_ps(LO), x));
+                let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+                    _mm256_mul_ps(xc, _mm256_set1_ps(LOG2E)),
+                );
+                let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), xc);
+                let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
+                let mut p = _mm256_set1_ps(P[0]);
+                for &c in &P[1..] {
+                    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
+                }
+                let y = _mm256_add_ps(
+                    _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r),
+                    _mm256_set1_ps(1.0),
+                );
+                let ni = _mm256_cvtps_epi32(n);
+                let n1 = _mm256_srai_epi32::<1>(ni);
+                let n2 = _mm256_sub_epi32(ni, n1);
+                let bias = _mm256_set1_epi32(127);
+                let s1 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(n1, bias)));
+                let s2 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(n2, bias)));
+                let v = _mm256_mul_ps(_mm256_mul_ps(y, s1), s2);
+                let big = _mm256_cmp_ps::<_CMP_GT_OQ>(x, _mm256_set1_ps(HI));
+                let v = _mm256_blendv_ps(v, _mm256_set1_ps(f32::INFINITY), big);
+                let small = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(LO));
+                _mm256_blendv_ps(v, _mm256_setzero_ps(), small)
+            }
+        }
     }
 
     #[inline(always)]
@@ -228,6 +300,49 @@ pub(crate) mod x86 {
                 let lo = _mm512_castps512_ps256(v);
                 let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)));
                 hsum256(_mm256_add_ps(lo, hi))
+            }
+        }
+        #[inline(always)]
+        unsafe fn add(a: __m512, b: __m512) -> __m512 {
+            unsafe { _mm512_add_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn max(a: __m512, b: __m512) -> __m512 {
+            unsafe { _mm512_max_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn div(a: __m512, b: __m512) -> __m512 {
+            unsafe { _mm512_div_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn exp(x: __m512) -> __m512 {
+            use super::exp_consts::*;
+            unsafe {
+                let xc = _mm512_min_ps(_mm512_set1_ps(HI), _mm512_max_ps(_mm512_set1_ps(LO), x));
+                let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+                    _mm512_mul_ps(xc, _mm512_set1_ps(LOG2E)),
+                );
+                let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), xc);
+                let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
+                let mut p = _mm512_set1_ps(P[0]);
+                for &c in &P[1..] {
+                    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+                }
+                let y = _mm512_add_ps(
+                    _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r),
+                    _mm512_set1_ps(1.0),
+                );
+                let ni = _mm512_cvtps_epi32(n);
+                let n1 = _mm512_srai_epi32::<1>(ni);
+                let n2 = _mm512_sub_epi32(ni, n1);
+                let bias = _mm512_set1_epi32(127);
+                let s1 = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(n1, bias)));
+                let s2 = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(n2, bias)));
+                let v = _mm512_mul_ps(_mm512_mul_ps(y, s1), s2);
+                let big = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(x, _mm512_set1_ps(HI));
+                let v = _mm512_mask_blend_ps(big, v, _mm512_set1_ps(f32::INFINITY));
+                let small = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_set1_ps(LO));
+                _mm512_mask_blend_ps(small, v, _mm512_setzero_ps())
             }
         }
     }
@@ -287,5 +402,120 @@ impl Lanes for Portable {
     #[inline(always)]
     unsafe fn hsum(v: [f32; 8]) -> f32 {
         ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]))
+    }
+    #[inline(always)]
+    unsafe fn add(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|i| a[i] + b[i])
+    }
+    #[inline(always)]
+    unsafe fn max(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|i| a[i].max(b[i]))
+    }
+    #[inline(always)]
+    unsafe fn div(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|i| a[i] / b[i])
+    }
+    #[inline(always)]
+    unsafe fn exp(x: [f32; 8]) -> [f32; 8] {
+        x.map(exp_portable)
+    }
+}
+
+/// One lane of the vector `exp`, the same steps (multiply-adds unfused, as the portable tier).
+fn exp_portable(x: f32) -> f32 {
+    use exp_consts::*;
+    if x.is_nan() {
+        return x;
+    }
+    if x > HI {
+        return f32::INFINITY;
+    }
+    if x < LO {
+        return 0.0;
+    }
+    let n = (x * LOG2E).round_ties_even();
+    let r = x - n * LN2_HI;
+    let r = r - n * LN2_LO;
+    let mut p = P[0];
+    for &c in &P[1..] {
+        p = p * r + c;
+    }
+    let y = (p * (r * r) + r) + 1.0;
+    let ni = n as i32;
+    let n1 = ni >> 1;
+    let n2 = ni - n1;
+    let s1 = f32::from_bits(((n1 + 127) as u32) << 23);
+    let s2 = f32::from_bits(((n2 + 127) as u32) << 23);
+    (y * s1) * s2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `e^x` for each value through tier `S`, a whole vector at a time.
+    fn exps<S: Lanes>(xs: &[f32]) -> Vec<f32> {
+        let mut out = Vec::new();
+        for c in xs.chunks(S::N) {
+            let mut buf = [0f32; 16];
+            buf[..c.len()].copy_from_slice(c);
+            let mut res = [0f32; 16];
+            // SAFETY: 16 >= N values on both sides; the callers only pass tiers this CPU runs.
+            unsafe { S::store(res.as_mut_ptr(), S::exp(S::load_x(buf.as_ptr()))) };
+            out.extend_from_slice(&res[..c.len()]);
+        }
+        out
+    }
+
+    fn check(name: &str, got: &[f32], xs: &[f32]) {
+        for (&g, &x) in got.iter().zip(xs) {
+            let want = f64::from(x).exp();
+            if x.is_nan() {
+                assert!(g.is_nan(), "{name}: exp(NaN) = {g}");
+            } else if want > f64::from(f32::MAX) {
+                assert_eq!(g, f32::INFINITY, "{name}: exp({x})");
+            } else if want < 1e-45 {
+                assert!(g == 0.0 || f64::from(g) < 2e-45, "{name}: exp({x}) = {g}");
+            } else {
+                // 2 ulp in the normal range; subnormal results to their absolute precision.
+                let tol = (want * 2.4e-7).max(1.5e-45);
+                assert!(
+                    (f64::from(g) - want).abs() <= tol,
+                    "{name}: exp({x}) = {g}, want {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn vector_exp_is_accurate_on_every_tier() {
+        let mut xs: Vec<f32> = (-2100..=900).map(|i| i as f32 * 0.1 + 0.0123).collect();
+        xs.extend([
+            0.0,
+            -0.0,
+            1e-30,
+            -1e-30,
+            88.72,
+            88.723,
+            -87.3,
+            -103.9,
+            -104.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            -1e30,
+            1e30,
+        ]);
+        // SAFETY: Portable needs no CPU feature.
+        check("portable", &exps::<Portable>(&xs), &xs);
+        #[cfg(target_arch = "x86_64")]
+        {
+            if crate::Isa::best_supported() >= crate::Isa::Avx2 {
+                check("avx2", &exps::<x86::Avx2>(&xs), &xs);
+            }
+            if crate::Isa::best_supported() >= crate::Isa::Avx512 {
+                check("avx512", &exps::<x86::Avx512>(&xs), &xs);
+            }
+        }
     }
 }
