@@ -6,6 +6,11 @@
 //! wake-up latency), then park on a condition variable. Nothing is spawned per job and, once warm,
 //! nothing is allocated per job either (job records are recycled).
 //!
+//! When the caller, out of tasks, has to wait for a worker far longer than its own share took (a
+//! worker was descheduled mid-task: more runnable threads than cores), the pool runs the next
+//! jobs serially on the caller for a short while before trying the workers again (see
+//! [`ThreadPool::stalls`]). Which thread runs a task never changes a result.
+//!
 //! The closure may borrow the caller's stack (it is `Fn(usize) + Sync`, not `'static`): see the
 //! SAFETY notes on [`Job`] for why that is sound. A panic inside a task is caught, the remaining
 //! tasks of that job are skipped, and the panic is resumed on the caller of `run`.
@@ -17,8 +22,19 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// How long an idle worker spins (checking for a new job) before it parks.
+/// How long an idle worker waits (checking for a new job) before it parks.
 const SPIN_BEFORE_PARK: Duration = Duration::from_micros(200);
+/// Pure spins before an idle worker (or a caller waiting for workers) starts yielding between
+/// checks (a few microseconds: back-to-back jobs of a forward pass arrive sooner).
+const SPINS_BEFORE_YIELD: u32 = 2_000;
+/// A job whose caller, once out of tasks, waited longer than this for the workers, and longer
+/// than its own share of the job took, stalled: a worker was descheduled in the middle of a task
+/// (the machine runs more threads than it has cores).
+const STALL_MIN: Duration = Duration::from_micros(50);
+/// After a stall, jobs run on the calling thread alone for this long, then in parallel again.
+/// On an oversubscribed machine every job would otherwise risk waiting a whole scheduler time
+/// slice for a preempted worker (decode ran 3x slower on 2 threads than on 1 that way).
+const SERIAL_BACKOFF: Duration = Duration::from_millis(50);
 
 /// The task function with its borrow lifetime erased.
 type TaskFn = dyn Fn(usize) + Sync;
@@ -110,6 +126,12 @@ pub struct ThreadPool {
     /// Held while a job is in flight; a nested or concurrent `run` that cannot take it runs its
     /// tasks serially on its own thread instead of waiting (so nesting cannot deadlock).
     busy: AtomicBool,
+    /// Time origin of `serial_until`.
+    epoch: Instant,
+    /// Until when (ns since `epoch`) jobs run serially after a stall.
+    serial_until: AtomicU64,
+    /// Stalls seen (see [`STALL_MIN`]).
+    stalls: AtomicU64,
     /// Recycled job records (see `Job`).
     spare: Mutex<Vec<Arc<Job>>>,
 }
@@ -152,6 +174,9 @@ impl ThreadPool {
             shared,
             workers,
             busy: AtomicBool::new(false),
+            epoch: Instant::now(),
+            serial_until: AtomicU64::new(0),
+            stalls: AtomicU64::new(0),
             // Enough records that one is always free: each worker holds at most one (the job it
             // last saw) and the caller one, so steady-state `run` never allocates, even when a
             // descheduled worker keeps an old record for a while.
@@ -176,8 +201,9 @@ impl ThreadPool {
         if n_tasks == 0 {
             return;
         }
-        if n_tasks == 1 || self.workers.is_empty() || !self.try_begin() {
-            // Serial: one task, no workers, or a nested / concurrent run (the pool is busy).
+        if n_tasks == 1 || self.workers.is_empty() || self.backing_off() || !self.try_begin() {
+            // Serial: one task, no workers, a recent stall, or a nested / concurrent run (the
+            // pool is busy).
             for i in 0..n_tasks {
                 f(i);
             }
@@ -210,15 +236,26 @@ impl ThreadPool {
             }
         }
 
+        let start = Instant::now();
         job.work();
+        let own = start.elapsed();
         let mut spins = 0u32;
         while job.finished.load(Ordering::Acquire) < n_tasks {
-            if spins < 10_000 {
+            if spins < SPINS_BEFORE_YIELD {
                 std::hint::spin_loop();
                 spins += 1;
             } else {
                 std::thread::yield_now();
             }
+        }
+        let waited = start.elapsed().saturating_sub(own);
+        if waited > STALL_MIN && waited > own {
+            self.stalls.fetch_add(1, Ordering::Relaxed);
+            let until = self.epoch.elapsed().saturating_add(SERIAL_BACKOFF);
+            self.serial_until.store(
+                u64::try_from(until.as_nanos()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
         }
         *lock(&self.shared.current) = None;
         let payload = lock(&job.panic).take();
@@ -226,6 +263,18 @@ impl ThreadPool {
         if let Some(p) = payload {
             resume_unwind(p);
         }
+    }
+
+    /// How many jobs stalled on a descheduled worker so far (each one switched the pool to serial
+    /// jobs for a while).
+    pub fn stalls(&self) -> u64 {
+        self.stalls.load(Ordering::Relaxed)
+    }
+
+    /// Whether a recent stall keeps jobs on the calling thread.
+    fn backing_off(&self) -> bool {
+        let until = self.serial_until.load(Ordering::Relaxed);
+        until != 0 && (self.epoch.elapsed().as_nanos() as u64) < until
     }
 
     fn try_begin(&self) -> bool {
@@ -280,6 +329,11 @@ fn worker_loop(shared: &Shared) {
         while shared.generation.load(Ordering::Acquire) == seen {
             std::hint::spin_loop();
             spins = spins.wrapping_add(1);
+            if spins > SPINS_BEFORE_YIELD {
+                // Past the first few microseconds, give the core to any other runnable thread
+                // between checks (the caller, on an oversubscribed machine); free otherwise.
+                std::thread::yield_now();
+            }
             if spins.is_multiple_of(256) && start.elapsed() > SPIN_BEFORE_PARK {
                 let mut cur = lock(&shared.current);
                 shared.sleepers.fetch_add(1, Ordering::Relaxed);

@@ -170,3 +170,37 @@ fn speed_sanity_no_asserts() {
         t.elapsed().as_secs_f64() * 1e6 / reps as f64
     );
 }
+
+#[test]
+fn a_stalled_worker_sends_the_next_jobs_to_the_caller_for_a_while() {
+    let pool = ThreadPool::new(2);
+    let main = std::thread::current().id();
+    // A task on the worker takes 20 ms, the caller's 2 ms: the caller waits (a stall).
+    let mut tries = 0;
+    while pool.stalls() == 0 {
+        tries += 1;
+        assert!(tries < 50, "no stall seen");
+        pool.run(2, |_| {
+            let ms = if std::thread::current().id() == main {
+                2
+            } else {
+                20
+            };
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        });
+    }
+    // Right after: every task on the calling thread.
+    let threads = Mutex::new(std::collections::HashSet::new());
+    pool.run(16, |_| {
+        threads.lock().unwrap().insert(std::thread::current().id());
+    });
+    assert_eq!(*threads.lock().unwrap(), [main].into_iter().collect());
+    // After the back-off the workers are used again.
+    std::thread::sleep(std::time::Duration::from_millis(80));
+    let threads = Mutex::new(std::collections::HashSet::new());
+    pool.run(64, |_| {
+        threads.lock().unwrap().insert(std::thread::current().id());
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    });
+    assert_eq!(threads.lock().unwrap().len(), 2);
+}
