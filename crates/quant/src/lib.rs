@@ -9,6 +9,9 @@
 //!   [`vec_dot_type`] of the weight type; the typed `vec_dot_*` functions do the same without
 //!   re-dispatching. They call the best [`Kernels`] for this CPU (AVX-512 VNNI, AVX2, or scalar),
 //!   chosen once at first use. The scalar kernels are the reference the SIMD ones are tested against.
+//! - [`packed`]: weights interleaved 16 rows per group at load and kernels that multiply a group
+//!   with 1-4 activation rows at once (AVX-512 VNNI, AVX2, portable), every output bit-identical
+//!   to [`packed::dot_reference`].
 
 #[cfg(target_endian = "big")]
 compile_error!(

@@ -3,8 +3,11 @@
 //! - [`Tensor`] / [`Storage`]: typed, shaped bytes (mapped from a file or owned); no autograd.
 //! - [`ThreadPool`]: persistent workers + the calling thread, tasks handed out by an atomic counter.
 //! - [`ops`]: f32 activation kernels — `matmul` (F32/F16/BF16 and every quantized type the quant
-//!   crate can dot; batch invariant), `rms_norm`, `rope`, `silu_mul`, `add_inplace`,
-//!   `softmax_inplace`, `embedding`.
+//!   crate can dot; batch invariant), `matmul_packed` / `matmul_packed_many` over a
+//!   [`ops::PackedWeight`] (quantized rows interleaved once at load, 16 outputs per SIMD lane
+//!   group, 4 activation rows per kernel call: the fast path for prefill and decode; batch
+//!   invariant), `rms_norm`, `rope`, `silu_mul`, `add_inplace`, `softmax_inplace`, `embedding`,
+//!   `embedding_packed`.
 //! - [`KvLayout`], [`PagedKvLayer`], [`write_kv`]: one layer's paged KV cache.
 //! - [`paged_attention`]: causal GQA attention of new tokens over the paged cache, flash style.
 //! - [`Isa`]: the SIMD tier the hand-written kernels use (detected once per process).

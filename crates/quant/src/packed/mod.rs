@@ -2,7 +2,7 @@
 //! at once: the prefill path of a quantized matmul (and, with one activation row, decode).
 //!
 //! At load, [`pack_rows`] rearranges a quantized weight into groups of [`ROWS`] rows, block by
-//! block (see [`layout`](self) docs in `layout.rs`): one 64-byte load then holds 4 quant bytes of
+//! block (the layout is documented in `layout.rs`): one 64-byte load then holds 4 quant bytes of
 //! each of 16 output rows, so one `vpdpbusd` against a broadcast activation dword advances 16
 //! outputs, and the per-block scale arithmetic is done for 16 outputs per instruction. Activations
 //! are quantized once per row by [`quantize_act_row`] into a matching layout.
