@@ -6,12 +6,14 @@
 //!    lowest-priority, latest-arrival running request (possibly itself).
 //! 2. If nobody was preempted, waiting requests by (priority, arrival) while budget,
 //!    `max_running` and blocks allow; each shares its cached prefix first. The first one that
-//!    does not fit stops admission (no overtaking).
+//!    lacks a slot or blocks takes the place of running requests strictly less important than
+//!    it (lowest priority, latest arrival first, preempted by recompute), if that can make it
+//!    fit; else it stops admission (no overtaking).
 //! 3. Slots, positions and block tables of everything kept are written into the output.
 
 use kv::{BlockCopy, CopyOnWrite};
 
-use crate::{Error, RequestId, RequestStatus, ScheduledSeq, Scheduler, SchedulerOutput};
+use crate::{Error, Request, RequestId, RequestStatus, ScheduledSeq, Scheduler, SchedulerOutput};
 
 /// A request's share of the step before its slots are written out.
 struct Decision {
@@ -77,7 +79,7 @@ impl Scheduler {
             }
         }
         if preempted.is_empty() {
-            self.admit_waiting(&mut budget, &mut decisions)?;
+            self.admit_waiting(&mut budget, &mut decisions, &mut preempted)?;
         }
 
         let mut out = SchedulerOutput {
@@ -164,16 +166,30 @@ impl Scheduler {
     }
 
     /// Waiting requests in (priority, arrival) order while the budget, `max_running` and the
-    /// pool allow.
+    /// pool allow. When the first one lacks a running slot or blocks, it takes the place of
+    /// the lowest-priority, latest-arrival running request if that one is strictly less
+    /// important (preempted by recompute, its share of this step undone), as often as needed
+    /// and possible; otherwise it waits and, no overtaking, so does everyone behind it. A
+    /// request preempted in this step is not admitted again in it.
     fn admit_waiting(
         &mut self,
         budget: &mut usize,
         decisions: &mut Vec<Decision>,
+        preempted: &mut Vec<RequestId>,
     ) -> Result<(), Error> {
-        while *budget > 0 && self.running.len() < self.cfg.max_running {
+        while *budget > 0 {
             let Some(&(_, _, id)) = self.waiting.first() else {
                 break;
             };
+            if preempted.contains(&id) {
+                break;
+            }
+            if self.running.len() >= self.cfg.max_running {
+                if self.preempt_for_waiting(id, 0, budget, decisions, preempted)? {
+                    continue;
+                }
+                break;
+            }
             let matched = self.share_cached_prefix(id)?;
             let req = self.requests.get(&id).ok_or(Error::UnknownRequest { id })?;
             let n_tokens = req.num_tokens().saturating_sub(matched).min(*budget);
@@ -185,6 +201,9 @@ impl Scheduler {
             }
             if self.pool.num_free() < needed {
                 self.unadmit(id)?;
+                if self.preempt_for_waiting(id, needed, budget, decisions, preempted)? {
+                    continue;
+                }
                 break;
             }
             let req = self
@@ -217,6 +236,56 @@ impl Scheduler {
             *budget -= n_tokens;
         }
         Ok(())
+    }
+
+    /// Priority preemption for the waiting request `id`, which needs a running slot and
+    /// `needed` free blocks: preempts the running request `pick_victim` names when it is
+    /// strictly less important than `id` and preempting every such request could give `id`
+    /// both (otherwise nothing is preempted in vain). Returns whether it preempted.
+    fn preempt_for_waiting(
+        &mut self,
+        id: RequestId,
+        needed: usize,
+        budget: &mut usize,
+        decisions: &mut Vec<Decision>,
+        preempted: &mut Vec<RequestId>,
+    ) -> Result<bool, Error> {
+        let priority = self
+            .requests
+            .get(&id)
+            .ok_or(Error::UnknownRequest { id })?
+            .priority;
+        let less_important: Vec<&Request> = self
+            .running
+            .iter()
+            .filter_map(|r| self.requests.get(r))
+            .filter(|r| r.priority > priority)
+            .collect();
+        if less_important.is_empty()
+            || self.running.len() - less_important.len() >= self.cfg.max_running
+        {
+            return Ok(false);
+        }
+        let reclaimable: usize = less_important
+            .iter()
+            .map(|r| r.block_table.num_blocks())
+            .sum();
+        if self.pool.num_free() + self.tree.num_evictable(&self.pool) + reclaimable < needed {
+            return Ok(false);
+        }
+        let Some(victim) = self.pick_victim() else {
+            return Ok(false);
+        };
+        if self.requests.get(&victim).map(|r| r.priority) <= Some(priority) {
+            return Ok(false);
+        }
+        self.preempt(victim)?;
+        preempted.push(victim);
+        if let Some(at) = decisions.iter().position(|d| d.id == victim) {
+            // Scheduled earlier this step: its tokens and copy go; its blocks are free.
+            *budget += decisions.remove(at).n_tokens;
+        }
+        Ok(true)
     }
 
     /// Undoes `share_cached_prefix` for a request that stays waiting.

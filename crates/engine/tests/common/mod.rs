@@ -244,6 +244,12 @@ impl Harness {
         self.sched
             .audit()
             .unwrap_or_else(|e| panic!("audit after schedule: {e}\n{out}"));
+        for id in &out.preempted {
+            assert!(
+                out.scheduled.iter().all(|s| s.id != *id),
+                "{id} preempted and scheduled in one step: {out}"
+            );
+        }
         let contexts = self.runner.run(&out);
         let sampled: Vec<(RequestId, Option<u32>)> = contexts
             .iter()
