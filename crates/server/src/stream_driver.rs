@@ -3,9 +3,13 @@
 //! the usage chunk (when asked for) and `data: [DONE]`. When the client goes away it returns at
 //! once, dropping the event sources, which aborts their requests in the engine.
 
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::body::Bytes;
+use engine::Event;
 use tokio::time::{sleep_until, Instant};
 
 use crate::error::ApiError;
@@ -28,10 +32,11 @@ pub struct StreamSetup {
     pub keep_alive: Duration,
 }
 
-/// Drives the stream to its end (or until the client is gone). Prompts are read one after the
-/// other (all are already submitted, so the engine runs them together).
-pub async fn drive<S: EventSource, R: ChunkRenderer>(
-    mut sources: Vec<S>,
+/// Drives the stream to its end (or until the client is gone). Every prompt's events are read
+/// as they come (all are submitted, so the engine runs them together): their chunks
+/// interleave, each with its own choice index.
+pub async fn drive<S: EventSource + 'static, R: ChunkRenderer>(
+    sources: Vec<S>,
     mut progress: Progress,
     mut renderer: R,
     setup: StreamSetup,
@@ -43,42 +48,43 @@ pub async fn drive<S: EventSource, R: ChunkRenderer>(
             return;
         }
     }
-    for (prompt, source) in sources.iter_mut().enumerate() {
-        loop {
-            // The event future lives across keep-alives (never cancelled half-way).
-            let next = source.next_event();
-            tokio::pin!(next);
-            let event = loop {
-                tokio::select! {
-                    biased;
-                    _ = tx.closed() => return,
-                    ev = &mut next => break ev,
-                    _ = sleep_until(last_sent + setup.keep_alive) => {
-                        if !tx.send(keep_alive_frame()).await {
-                            return;
-                        }
-                        last_sent = Instant::now();
-                    }
-                }
-            };
-            let result = match event {
-                Some(ev) => progress.on_event(prompt, ev).map(Some),
-                None => progress.end_of_prompt(prompt).map(|()| None),
-            };
-            let piece = match result {
-                Ok(Some(piece)) => piece,
-                Ok(None) => break,
-                Err(e) => {
-                    fail(&tx, &e).await;
-                    return;
-                }
-            };
-            for frame in renderer.piece(piece) {
-                if !tx.send(frame).await {
+    let mut events = Merged::new(sources);
+    loop {
+        // `Merged::next` is cancel-safe: a keep-alive loses no event.
+        let next = tokio::select! {
+            biased;
+            _ = tx.closed() => return,
+            next = events.next() => next,
+            _ = sleep_until(last_sent + setup.keep_alive) => {
+                if !tx.send(keep_alive_frame()).await {
                     return;
                 }
                 last_sent = Instant::now();
+                continue;
             }
+        };
+        let Some((prompt, event)) = next else {
+            break;
+        };
+        let piece = match event {
+            Some(ev) => progress.on_event(prompt, ev),
+            None => match progress.end_of_prompt(prompt) {
+                Ok(()) => continue,
+                Err(e) => Err(e),
+            },
+        };
+        let piece = match piece {
+            Ok(piece) => piece,
+            Err(e) => {
+                fail(&tx, &e).await;
+                return;
+            }
+        };
+        for frame in renderer.piece(piece) {
+            if !tx.send(frame).await {
+                return;
+            }
+            last_sent = Instant::now();
         }
     }
     if setup.include_usage && !tx.send(renderer.usage(progress.usage())).await {
@@ -101,18 +107,76 @@ async fn fail(tx: &SseSender, e: &ApiError) {
 
 /// A non-streaming request: every piece, then the usage (or the first error). Dropping the
 /// future (client gone) drops the sources, which aborts the requests.
-pub async fn collect<S: EventSource>(
-    mut sources: Vec<S>,
+pub async fn collect<S: EventSource + 'static>(
+    sources: Vec<S>,
     mut progress: Progress,
 ) -> Result<(Vec<Piece>, Usage), ApiError> {
     let mut pieces = Vec::new();
-    for (prompt, source) in sources.iter_mut().enumerate() {
-        while let Some(ev) = source.next_event().await {
-            pieces.push(progress.on_event(prompt, ev)?);
+    let mut events = Merged::new(sources);
+    while let Some((prompt, event)) = events.next().await {
+        match event {
+            Some(ev) => pieces.push(progress.on_event(prompt, ev)?),
+            None => progress.end_of_prompt(prompt)?,
         }
-        progress.end_of_prompt(prompt)?;
     }
     Ok((pieces, progress.usage()))
+}
+
+/// One source's next event, owning the source while it waits.
+type Reading<S> = Pin<Box<dyn Future<Output = (usize, S, Option<Event>)> + Send>>;
+
+/// Every prompt's event source read at once.
+struct Merged<S> {
+    reading: Vec<Reading<S>>,
+}
+
+impl<S: EventSource + 'static> Merged<S> {
+    fn new(sources: Vec<S>) -> Self {
+        Merged {
+            reading: sources
+                .into_iter()
+                .enumerate()
+                .map(|(i, s)| Self::read(i, s))
+                .collect(),
+        }
+    }
+
+    fn read(prompt: usize, mut source: S) -> Reading<S> {
+        Box::pin(async move {
+            let ev = source.next_event().await;
+            (prompt, source, ev)
+        })
+    }
+
+    /// The next event of any prompt, as `(prompt, Some(event))`; `(prompt, None)` once when a
+    /// prompt's stream ends (its source is then dropped); `None` when every one has ended.
+    /// Cancel-safe: the pending reads live in `self`.
+    async fn next(&mut self) -> Option<(usize, Option<Event>)> {
+        let (prompt, source, ev) =
+            poll_fn(|cx| {
+                let ready = self.reading.iter_mut().enumerate().find_map(|(k, r)| {
+                    match r.as_mut().poll(cx) {
+                        Poll::Ready(out) => Some((k, out)),
+                        Poll::Pending => None,
+                    }
+                });
+                match ready {
+                    Some((k, out)) => {
+                        // Finished futures are never polled again; the next read goes to the back
+                        // so that busy prompts take turns.
+                        drop(self.reading.swap_remove(k));
+                        Poll::Ready(Some(out))
+                    }
+                    None if self.reading.is_empty() => Poll::Ready(None),
+                    None => Poll::Pending,
+                }
+            })
+            .await?;
+        if ev.is_some() {
+            self.reading.push(Self::read(prompt, source));
+        }
+        Some((prompt, ev))
+    }
 }
 
 #[cfg(test)]
@@ -226,6 +290,38 @@ mod tests {
         );
         let out = run(vec![(0, token("a")), (0, finished())], false).await;
         assert_eq!(out, "start\n\nt:a\n\nf:stop\n\ndata: [DONE]\n\n");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn several_prompts_interleave_as_their_events_come() {
+        let (a, _) = source(vec![(10, token("a1")), (20, token("a2")), (0, finished())]);
+        let (b, _) = source(vec![(15, token("b1")), (20, token("b2")), (0, finished())]);
+        let (tx, body) = channel();
+        let setup = StreamSetup {
+            include_usage: true,
+            keep_alive: Duration::from_secs(1000),
+        };
+        tokio::spawn(drive(vec![a, b], Progress::new(2, 1), Plain, setup, tx));
+        let bytes = axum::body::to_bytes(axum::body::Body::new(body), 1 << 20)
+            .await
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(bytes.to_vec()).unwrap(),
+            "start\n\nt:a1\n\nt:b1\n\nt:a2\n\nf:stop\n\nt:b2\n\nf:stop\n\nu:10\n\ndata: [DONE]\n\n"
+        );
+        // Not streaming: the same pieces in the same order.
+        let (a, _) = source(vec![(10, token("a1")), (20, token("a2")), (0, finished())]);
+        let (b, _) = source(vec![(15, token("b1")), (20, token("b2")), (0, finished())]);
+        let (pieces, usage) = collect(vec![a, b], Progress::new(2, 1)).await.unwrap();
+        let texts: Vec<String> = pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Token { index, text, .. } => format!("{index}:{text}"),
+                Piece::Finished { index, .. } => format!("{index}:end"),
+            })
+            .collect();
+        assert_eq!(texts, ["0:a1", "1:b1", "0:a2", "0:end", "1:b2", "1:end"]);
+        assert_eq!(usage, Usage::new(6, 4, 0));
     }
 
     #[tokio::test(start_paused = true)]

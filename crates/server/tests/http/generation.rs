@@ -133,6 +133,17 @@ fn several_prompts_and_n_index_choices() {
         assert_eq!(texts[&(i as u64)], c["text"].as_str().unwrap_or_default());
         assert_eq!(finished[&(i as u64)], "length");
     }
+    // The prompts run together and stream as they go: the second prompt's first text comes
+    // before the first prompt's choices finish.
+    let index = |ch: &Value| ch["choices"][0]["index"].as_u64();
+    let first_b = chunks.iter().position(|ch| index(ch) >= Some(2));
+    let a_done = chunks
+        .iter()
+        .rposition(|ch| index(ch) < Some(2) && ch["choices"][0]["finish_reason"].is_string());
+    assert!(
+        first_b.is_some() && first_b < a_done,
+        "{first_b:?} {a_done:?}"
+    );
 }
 
 /// Chat through the real Qwen3 template with `enable_thinking: false` renders the reference
