@@ -1,12 +1,12 @@
 //! The paged K/V cache tensors. The runner owns them and lends them to `Model::forward`; a model
 //! only describes their shape (`KvSpec`).
 
-use tensor::{KvLayout, PagedKvLayer};
+use tensor::{KvDtype, KvLayout, PagedKvLayer};
 
 use crate::error::{Error, Result};
 
-/// What a model needs from its cache: per layer, `n_kv_heads × head_dim` f32 values of K and of V
-/// per token.
+/// What a model needs from its cache: per layer, `n_kv_heads × head_dim` values of K and of V per
+/// token (stored as f32, f16 or bf16: the runner's choice, [`KvTensors::with_dtype`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KvSpec {
     pub n_layers: usize,
@@ -15,13 +15,19 @@ pub struct KvSpec {
 }
 
 impl KvSpec {
-    /// Bytes of K plus V for one token over all layers.
+    /// Bytes of K plus V for one token over all layers, stored as f32.
     pub fn bytes_per_token(&self) -> usize {
-        2 * self.n_layers * self.n_kv_heads * self.head_dim * std::mem::size_of::<f32>()
+        self.bytes_per_token_as(KvDtype::F32)
+    }
+
+    /// Bytes of K plus V for one token over all layers, stored as `dtype`.
+    pub fn bytes_per_token_as(&self, dtype: KvDtype) -> usize {
+        2 * self.n_layers * self.n_kv_heads * self.head_dim * dtype.bytes()
     }
 }
 
-/// One `PagedKvLayer` per layer, each K and V `[num_blocks, block_size, n_kv_heads, head_dim]` f32.
+/// One `PagedKvLayer` per layer, each K and V `[num_blocks, block_size, n_kv_heads, head_dim]` in
+/// one [`KvDtype`] (models write K/V with `tensor::write_kv`, which rounds to it).
 #[derive(Debug)]
 pub struct KvTensors {
     pub spec: KvSpec,
@@ -30,9 +36,20 @@ pub struct KvTensors {
 }
 
 impl KvTensors {
-    /// Allocates (zeroed) a cache of `num_blocks` blocks of `block_size` tokens for `spec`. Errors on
-    /// zero sizes, on element counts that overflow, and on pools whose slots do not fit in `u32`.
+    /// Allocates (zeroed) an f32 cache of `num_blocks` blocks of `block_size` tokens for `spec`.
+    /// Errors on zero sizes, on element counts that overflow, and on pools whose slots do not fit
+    /// in `u32`.
     pub fn new(spec: KvSpec, num_blocks: usize, block_size: usize) -> Result<Self> {
+        Self::with_dtype(spec, num_blocks, block_size, KvDtype::F32)
+    }
+
+    /// [`KvTensors::new`] storing K and V as `dtype`.
+    pub fn with_dtype(
+        spec: KvSpec,
+        num_blocks: usize,
+        block_size: usize,
+        dtype: KvDtype,
+    ) -> Result<Self> {
         if spec.n_layers == 0 || spec.n_kv_heads == 0 || spec.head_dim == 0 {
             return Err(Error::Kv(format!("empty spec {spec:?}")));
         }
@@ -56,7 +73,7 @@ impl KvTensors {
         // K and V of every layer, in bytes, must be addressable.
         per_layer
             .checked_mul(2 * spec.n_layers)
-            .and_then(|x| x.checked_mul(std::mem::size_of::<f32>()))
+            .and_then(|x| x.checked_mul(dtype.bytes()))
             .filter(|&b| b <= isize::MAX as usize)
             .ok_or_else(|| {
                 Error::Kv(format!(
@@ -71,13 +88,18 @@ impl KvTensors {
             head_dim: spec.head_dim,
         };
         let layers = (0..spec.n_layers)
-            .map(|_| PagedKvLayer::new(&layout))
+            .map(|_| PagedKvLayer::with_dtype(&layout, dtype))
             .collect::<Result<_, _>>()?;
         Ok(KvTensors {
             spec,
             layout,
             layers,
         })
+    }
+
+    /// The element type K and V are stored as.
+    pub fn dtype(&self) -> KvDtype {
+        self.layers.first().map_or(KvDtype::F32, |l| l.dtype())
     }
 
     pub fn num_blocks(&self) -> usize {
@@ -115,6 +137,11 @@ mod tests {
         assert_eq!(kv.layers.len(), 3);
         assert_eq!(kv.layers[0].k.len(), 5 * 16 * 2 * 4);
         assert_eq!(kv.layers[2].v.len(), 5 * 16 * 2 * 4);
+        assert_eq!(kv.dtype(), KvDtype::F32);
+        let half = KvTensors::with_dtype(spec, 5, 16, KvDtype::F16).unwrap();
+        assert_eq!(half.dtype(), KvDtype::F16);
+        assert_eq!(half.layers[1].k.len(), 5 * 16 * 2 * 4);
+        assert_eq!(spec.bytes_per_token_as(KvDtype::Bf16), 2 * 3 * 2 * 4 * 2);
         assert_eq!(kv.num_blocks(), 5);
         assert_eq!(kv.block_size(), 16);
         assert_eq!(spec.bytes_per_token(), 2 * 3 * 2 * 4 * 4);

@@ -1,14 +1,22 @@
 //! Decode attention at a long context: one new token over `CTX` cached positions, SmolLM2-135M's
-//! geometry (9 heads, 3 kv heads, head_dim 64), 30 layers' worth of calls, wall time per token.
+//! geometry (9 heads, 3 kv heads, head_dim 64), 30 layers' worth of calls, wall time per token,
+//! with the cache stored as `DTYPE` (f32, f16, bf16), split-KV on (auto) and off.
 //!
-//!   cargo run --release -p tensor --example attention_decode -- [THREADS] [CTX]
+//!   cargo run --release -p tensor --example attention_decode -- [THREADS] [CTX] [DTYPE]
 
-use tensor::{paged_attention, AttnSeq, KvLayout, PagedKvLayer, ThreadPool};
+use tensor::{
+    paged_attention_split, write_kv, AttnSeq, Isa, KvDtype, KvLayout, PagedKvLayer, SplitMode,
+    ThreadPool,
+};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let threads: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(2);
     let ctx: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(2048);
+    let dtype: KvDtype = args
+        .get(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(KvDtype::F32);
     let (n_heads, n_kv, hd, bs, layers) = (9, 3, 64, 16, 30);
     let layout = KvLayout {
         num_blocks: ctx.div_ceil(bs),
@@ -16,14 +24,18 @@ fn main() {
         n_kv_heads: n_kv,
         head_dim: hd,
     };
-    let mut caches: Vec<PagedKvLayer> = (0..layers)
-        .map(|_| PagedKvLayer::new(&layout).expect("layer"))
+    let n_slots = layout.num_blocks * bs;
+    let slots: Vec<u32> = (0..n_slots as u32).collect();
+    let caches: Vec<PagedKvLayer> = (0..layers)
+        .map(|l| {
+            let mut c = PagedKvLayer::with_dtype(&layout, dtype).expect("layer");
+            let vals: Vec<f32> = (0..n_slots * n_kv * hd)
+                .map(|i| ((i * 7 + l) % 13) as f32 * 0.05 - 0.3)
+                .collect();
+            write_kv(&mut c, &layout, &vals, &vals, &slots).expect("write_kv");
+            c
+        })
         .collect();
-    for (l, c) in caches.iter_mut().enumerate() {
-        for (i, v) in c.k.iter_mut().chain(c.v.iter_mut()).enumerate() {
-            *v = ((i * 7 + l) % 13) as f32 * 0.05 - 0.3;
-        }
-    }
     let table: Vec<u32> = (0..layout.num_blocks as u32).collect();
     let q: Vec<f32> = (0..n_heads * hd).map(|i| (i % 5) as f32 * 0.1).collect();
     let mut out = vec![0f32; n_heads * hd];
@@ -34,19 +46,33 @@ fn main() {
         ctx_len: ctx,
         block_table: &table,
     }];
-    let mut times = Vec::new();
-    for _ in 0..30 {
-        let t = std::time::Instant::now();
-        for c in &caches {
-            paged_attention(&pool, &q, c, &layout, &seqs, n_heads, 0.125, &mut out).expect("attn");
+    for mode in [SplitMode::Auto, SplitMode::Never] {
+        let mut times = Vec::new();
+        for _ in 0..30 {
+            let t = std::time::Instant::now();
+            for c in &caches {
+                paged_attention_split(
+                    Isa::detect(),
+                    mode,
+                    &pool,
+                    &q,
+                    c,
+                    &layout,
+                    &seqs,
+                    n_heads,
+                    0.125,
+                    &mut out,
+                )
+                .expect("attn");
+            }
+            times.push(t.elapsed().as_secs_f64());
         }
-        times.push(t.elapsed().as_secs_f64());
+        times.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "ctx {ctx}, {dtype}, split {mode:?}, {threads} threads: best {:.2} ms, median {:.2} ms per token ({} stalls)",
+            times[0] * 1e3,
+            times[times.len() / 2] * 1e3,
+            pool.stalls()
+        );
     }
-    times.sort_by(|a, b| a.total_cmp(b));
-    println!(
-        "ctx {ctx}, {threads} threads: best {:.2} ms, median {:.2} ms per token ({} stalls)",
-        times[0] * 1e3,
-        times[times.len() / 2] * 1e3,
-        pool.stalls()
-    );
 }

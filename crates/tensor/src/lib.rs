@@ -8,7 +8,8 @@
 //!   group, 4 activation rows per kernel call: the fast path for prefill and decode; batch
 //!   invariant), `rms_norm`, `rope`, `silu_mul`, `add_inplace`, `softmax_inplace`, `embedding`,
 //!   `embedding_packed`.
-//! - [`KvLayout`], [`PagedKvLayer`], [`write_kv`]: one layer's paged KV cache.
+//! - [`KvLayout`], [`PagedKvLayer`], [`write_kv`]: one layer's paged KV cache, f32 / f16 / bf16
+//!   ([`KvDtype`], [`KvStore`]).
 //! - [`paged_attention`]: causal GQA attention of new tokens over the paged cache, flash style.
 //! - [`Isa`]: the SIMD tier the hand-written kernels use (detected once per process).
 //!
@@ -19,6 +20,7 @@ mod attention;
 mod cpu;
 mod disjoint;
 mod error;
+mod kv_convert;
 pub mod ops;
 mod paged_kv;
 mod simd;
@@ -26,10 +28,13 @@ mod storage;
 mod tensor;
 mod thread_pool;
 
-pub use attention::{paged_attention, paged_attention_with_isa, AttnSeq};
+pub use attention::{
+    paged_attention, paged_attention_split, paged_attention_with_isa, AttnSeq, SplitMode, PART_KEYS,
+};
 pub use cpu::Isa;
 pub use error::Error;
-pub use paged_kv::{write_kv, KvLayout, PagedKvLayer};
+pub use kv_convert::KvDtype;
+pub use paged_kv::{write_kv, KvLayout, KvStore, PagedKvLayer};
 pub use storage::Storage;
 pub use tensor::{Shape, Tensor};
 pub use thread_pool::ThreadPool;

@@ -4,8 +4,8 @@
 mod common;
 use common::{assert_bits_eq, assert_close, Rng};
 use tensor::{
-    paged_attention, paged_attention_with_isa, write_kv, AttnSeq, Isa, KvLayout, PagedKvLayer,
-    ThreadPool,
+    paged_attention, paged_attention_split, paged_attention_with_isa, write_kv, AttnSeq, Isa,
+    KvDtype, KvLayout, PagedKvLayer, SplitMode, ThreadPool,
 };
 
 /// One sequence's data: K/V for positions 0..ctx_len (contiguous) and q for its new tokens.
@@ -59,12 +59,25 @@ fn setup(
     n_heads: usize,
     shapes: &[(usize, usize)], // (ctx_len, n_new)
 ) -> (PagedKvLayer, Vec<SeqData>) {
+    setup_as(rng, layout, n_heads, shapes, KvDtype::F32)
+}
+
+/// [`setup`] with the cache stored as `dtype` (`SeqData` keeps the unrounded f32 K/V).
+fn setup_as(
+    rng: &mut Rng,
+    layout: &KvLayout,
+    n_heads: usize,
+    shapes: &[(usize, usize)], // (ctx_len, n_new)
+    dtype: KvDtype,
+) -> (PagedKvLayer, Vec<SeqData>) {
     let (bs, n_kv, hd) = (layout.block_size, layout.n_kv_heads, layout.head_dim);
-    let mut layer = PagedKvLayer::new(layout).expect("layer");
+    let mut layer = PagedKvLayer::with_dtype(layout, dtype).expect("layer");
     // Garbage everywhere: a block the table does not name must not be read.
-    for v in layer.k.iter_mut().chain(layer.v.iter_mut()) {
-        *v = rng.normal() * 100.0;
-    }
+    let n_slots = layout.num_blocks * bs;
+    let all: Vec<u32> = (0..n_slots as u32).collect();
+    let gk = rng.vec(n_slots * n_kv * hd, 100.0);
+    let gv = rng.vec(n_slots * n_kv * hd, 100.0);
+    write_kv(&mut layer, layout, &gk, &gv, &all).expect("garbage");
     let mut free: Vec<u32> = (0..layout.num_blocks as u32).collect();
     rng.shuffle(&mut free);
     let mut seqs = Vec::new();
@@ -226,22 +239,23 @@ fn a_token_gets_the_same_output_in_a_prefill_chunk_and_as_a_decode_step() {
             n_kv_heads: n_kv,
             head_dim: hd,
         };
-        let ctx = 150;
-        let (layer, mut seqs) = setup(&mut rng, &layout, n_heads, &[(ctx, ctx)]);
-        let row = n_heads * hd;
-        let last_q = seqs[0].q[(ctx - 1) * row..].to_vec();
-        let pool = ThreadPool::new(2);
-        for isa in Isa::all_supported() {
-            let prefill = run_batch(isa, &pool, &layer, &layout, &seqs, &[0], n_heads, 0.1);
-            let full = seqs[0].q.clone();
-            (seqs[0].q, seqs[0].n_new) = (last_q.clone(), 1);
-            let decode = run_batch(isa, &pool, &layer, &layout, &seqs, &[0], n_heads, 0.1);
-            (seqs[0].q, seqs[0].n_new) = (full, ctx);
-            assert_bits_eq(
-                &decode[0],
-                &prefill[0][(ctx - 1) * row..],
-                &format!("{isa:?} n_kv {n_kv} heads {n_heads} hd {hd}"),
-            );
+        for ctx in [150, 700] {
+            let (layer, mut seqs) = setup(&mut rng, &layout, n_heads, &[(ctx, ctx)]);
+            let row = n_heads * hd;
+            let last_q = seqs[0].q[(ctx - 1) * row..].to_vec();
+            let pool = ThreadPool::new(2);
+            for isa in Isa::all_supported() {
+                let prefill = run_batch(isa, &pool, &layer, &layout, &seqs, &[0], n_heads, 0.1);
+                let full = seqs[0].q.clone();
+                (seqs[0].q, seqs[0].n_new) = (last_q.clone(), 1);
+                let decode = run_batch(isa, &pool, &layer, &layout, &seqs, &[0], n_heads, 0.1);
+                (seqs[0].q, seqs[0].n_new) = (full, ctx);
+                assert_bits_eq(
+                    &decode[0],
+                    &prefill[0][(ctx - 1) * row..],
+                    &format!("{isa:?} n_kv {n_kv} heads {n_heads} hd {hd} ctx {ctx}"),
+                );
+            }
         }
     }
 }
@@ -464,8 +478,8 @@ fn copy_block_copies_k_and_v() {
     let v = rng.vec(2 * 4, 1.0);
     write_kv(&mut layer, &layout, &k, &v, &[2, 3]).expect("write");
     layer.copy_block(&layout, 1, 2).expect("copy");
-    assert_eq!(&layer.k[16..24], &k[..]);
-    assert_eq!(&layer.v[16..24], &v[..]);
+    assert_eq!(&layer.k.to_f32_vec()[16..24], &k[..]);
+    assert_eq!(&layer.v.to_f32_vec()[16..24], &v[..]);
     assert!(layer.copy_block(&layout, 1, 3).is_err());
 }
 
@@ -500,5 +514,244 @@ fn speed_sanity_no_asserts() {
             "attention {what}, 16/8 heads x 128: {:.0} µs",
             t.elapsed().as_secs_f64() * 1e6 / reps as f64
         );
+    }
+}
+
+/// Runs `order` as one batch with an explicit split mode.
+#[allow(clippy::too_many_arguments)]
+fn run_batch_split(
+    isa: Isa,
+    mode: SplitMode,
+    pool: &ThreadPool,
+    layer: &PagedKvLayer,
+    layout: &KvLayout,
+    seqs: &[SeqData],
+    order: &[usize],
+    n_heads: usize,
+    scale: f32,
+) -> Vec<Vec<f32>> {
+    let row = n_heads * layout.head_dim;
+    let mut q = Vec::new();
+    let mut attn = Vec::new();
+    for &i in order {
+        attn.push(AttnSeq {
+            token_start: q.len() / row,
+            n_tokens: seqs[i].n_new,
+            ctx_len: seqs[i].ctx_len,
+            block_table: &seqs[i].block_table,
+        });
+        q.extend_from_slice(&seqs[i].q);
+    }
+    let mut out = vec![f32::NAN; q.len()];
+    paged_attention_split(
+        isa, mode, pool, &q, layer, layout, &attn, n_heads, scale, &mut out,
+    )
+    .expect("attention");
+    attn.iter()
+        .map(|a| out[a.token_start * row..(a.token_start + a.n_tokens) * row].to_vec())
+        .collect()
+}
+
+/// `x` rounded to `dtype` and widened back (the scalar reference rounding, `half`).
+fn round_to(dtype: KvDtype, x: f32) -> f32 {
+    match dtype {
+        KvDtype::F32 => x,
+        KvDtype::F16 => half::f16::from_f32(x).to_f32(),
+        KvDtype::Bf16 => half::bf16::from_f32(x).to_f32(),
+    }
+}
+
+#[test]
+fn f16_and_bf16_caches_match_the_reference_within_their_rounding() {
+    let mut rng = Rng::new(31);
+    let pool = ThreadPool::new(2);
+    // (block_size, n_heads, n_kv_heads, head_dim)
+    for &(bs, n_heads, n_kv, hd) in &[
+        (16, 9, 3, 64),
+        (16, 16, 8, 128),
+        (7, 3, 1, 100),
+        (4, 4, 2, 24),
+    ] {
+        let layout = KvLayout {
+            num_blocks: 160,
+            block_size: bs,
+            n_kv_heads: n_kv,
+            head_dim: hd,
+        };
+        let shapes = [(19usize, 19usize), (600, 1), (300, 7), (1, 1)];
+        let shapes: Vec<_> = shapes
+            .into_iter()
+            .filter(|&(c, _)| c.div_ceil(bs) <= 160 / 4)
+            .collect();
+        let scale = 1.0 / (hd as f32).sqrt();
+        for (dtype, u) in [
+            (KvDtype::F16, 2f64.powi(-11)),
+            (KvDtype::Bf16, 2f64.powi(-8)),
+        ] {
+            let (layer, seqs) = setup_as(&mut rng, &layout, n_heads, &shapes, dtype);
+            let order: Vec<usize> = (0..seqs.len()).collect();
+            for isa in Isa::all_supported() {
+                let outs = run_batch(isa, &pool, &layer, &layout, &seqs, &order, n_heads, scale);
+                for (s, got) in seqs.iter().zip(&outs) {
+                    let what = format!(
+                        "{dtype} bs={bs} heads={n_heads}/{n_kv} hd={hd} ctx={} new={} {isa:?}",
+                        s.ctx_len, s.n_new
+                    );
+                    // 1. Against the exact attention of the values the cache holds (K/V rounded
+                    //    by the scalar reference): only f32 arithmetic error, as for an f32 cache.
+                    let rounded = SeqData {
+                        k: s.k.iter().map(|&x| round_to(dtype, x)).collect(),
+                        v: s.v.iter().map(|&x| round_to(dtype, x)).collect(),
+                        q: s.q.clone(),
+                        block_table: s.block_table.clone(),
+                        ..*s
+                    };
+                    let exact = naive(&rounded, n_heads, n_kv, hd, scale);
+                    assert_close(got, &exact, 1e-5, 2e-6, &format!("{what} (rounded K/V)"));
+                    // 2. Against the f32 K/V: |k' − k| <= u|k| + 2^-25 (f16 subnormals) moves
+                    //    each score by at most δ = scale·Σ_d |q_d|(u|k_d| + 2^-25), so each
+                    //    weight by a factor within e^(±2δ); then
+                    //    |Δout| <= (e^(2δ) − 1)·max|v'| + u·max|v| + 2^-25 (+ f32 error).
+                    let want = naive(s, n_heads, n_kv, hd, scale);
+                    let group = n_heads / n_kv;
+                    for t in 0..s.n_new {
+                        let pos = s.ctx_len - s.n_new + t;
+                        for h in 0..n_heads {
+                            let kvh = h / group;
+                            let q = &s.q[(t * n_heads + h) * hd..][..hd];
+                            let (mut delta, mut vmax) = (0f64, 0f64);
+                            for j in 0..=pos {
+                                let k = &s.k[(j * n_kv + kvh) * hd..][..hd];
+                                let d: f64 = q
+                                    .iter()
+                                    .zip(k)
+                                    .map(|(&a, &b)| {
+                                        f64::from(a).abs() * (u * f64::from(b).abs() + 3e-8)
+                                    })
+                                    .sum();
+                                delta = delta.max(d * f64::from(scale));
+                                let v = &s.v[(j * n_kv + kvh) * hd..][..hd];
+                                vmax = v.iter().fold(vmax, |m, &x| m.max(f64::from(x).abs()));
+                            }
+                            let bound =
+                                ((2.0 * delta).exp() - 1.0) * vmax * (1.0 + u) + u * vmax + 3e-8;
+                            for d in 0..hd {
+                                let i = (t * n_heads + h) * hd + d;
+                                let err = (f64::from(got[i]) - want[i]).abs();
+                                let tol = bound + 1e-5 * want[i].abs() + 2e-6;
+                                assert!(
+                                    err <= tol,
+                                    "{what}: token {t} head {h} dim {d}: {} vs f32 {} (err {err:.3e} > bound {tol:.3e})",
+                                    got[i],
+                                    want[i]
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn split_kv_equals_unsplit_bit_for_bit_and_matches_the_reference() {
+    let mut rng = Rng::new(32);
+    let pools = [ThreadPool::new(1), ThreadPool::new(2), ThreadPool::new(3)];
+    for &(bs, n_heads, n_kv, hd) in &[(16, 9, 3, 64), (16, 16, 8, 128), (7, 3, 1, 100)] {
+        let layout = KvLayout {
+            num_blocks: 600,
+            block_size: bs,
+            n_kv_heads: n_kv,
+            head_dim: hd,
+        };
+        // Decodes and short prefills at contexts of one to eight partitions, and a prefill chunk
+        // whose rows span a partition boundary.
+        let shapes = [(2048usize, 1usize), (700, 3), (513, 1), (300, 40), (100, 1)];
+        let scale = 1.0 / (hd as f32).sqrt();
+        for dtype in [KvDtype::F32, KvDtype::F16, KvDtype::Bf16] {
+            let (layer, seqs) = setup_as(&mut rng, &layout, n_heads, &shapes, dtype);
+            for isa in Isa::all_supported() {
+                let reference: Vec<Vec<f32>> = (0..seqs.len())
+                    .map(|i| {
+                        run_batch_split(
+                            isa,
+                            SplitMode::Never,
+                            &pools[0],
+                            &layer,
+                            &layout,
+                            &seqs,
+                            &[i],
+                            n_heads,
+                            scale,
+                        )
+                        .remove(0)
+                    })
+                    .collect();
+                if dtype == KvDtype::F32 {
+                    for (s, got) in seqs.iter().zip(&reference) {
+                        let want = naive(s, n_heads, n_kv, hd, scale);
+                        assert_close(
+                            got,
+                            &want,
+                            1e-5,
+                            2e-6,
+                            &format!("hd={hd} ctx={} new={} {isa:?}", s.ctx_len, s.n_new),
+                        );
+                    }
+                }
+                for pool in &pools {
+                    for mode in [SplitMode::Never, SplitMode::Always, SplitMode::Auto] {
+                        // Each sequence alone, then all together in a shuffled batch.
+                        let mut orders: Vec<Vec<usize>> =
+                            (0..seqs.len()).map(|i| vec![i]).collect();
+                        let mut all: Vec<usize> = (0..seqs.len()).collect();
+                        rng.shuffle(&mut all);
+                        orders.push(all);
+                        for order in &orders {
+                            let outs = run_batch_split(
+                                isa, mode, pool, &layer, &layout, &seqs, order, n_heads, scale,
+                            );
+                            for (&i, got) in order.iter().zip(&outs) {
+                                assert_bits_eq(
+                                    got,
+                                    &reference[i],
+                                    &format!(
+                                        "{dtype} hd={hd} seq {i} in {order:?} {mode:?} {isa:?} threads {}",
+                                        pool.n_threads()
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_long_decode_is_the_same_alone_split_and_among_sixteen_unsplit() {
+    // Alone on two threads the long sequence's partitions run as separate tasks; among fifteen
+    // other decodes there are enough tasks and they do not. The bits must not change.
+    let mut rng = Rng::new(33);
+    let layout = KvLayout {
+        num_blocks: 1200,
+        block_size: 16,
+        n_kv_heads: 3,
+        head_dim: 64,
+    };
+    let n_heads = 9;
+    let mut shapes = vec![(4096usize, 1usize)];
+    shapes.extend((0..15).map(|i| (200 + 40 * i, 1)));
+    let pool = ThreadPool::new(2);
+    for dtype in [KvDtype::F32, KvDtype::F16] {
+        let (layer, seqs) = setup_as(&mut rng, &layout, n_heads, &shapes, dtype);
+        let all: Vec<usize> = (0..16).collect();
+        for isa in Isa::all_supported() {
+            let alone = run_batch(isa, &pool, &layer, &layout, &seqs, &[0], n_heads, 0.125);
+            let batch = run_batch(isa, &pool, &layer, &layout, &seqs, &all, n_heads, 0.125);
+            assert_bits_eq(&batch[0], &alone[0], &format!("{dtype} {isa:?}"));
+        }
     }
 }
