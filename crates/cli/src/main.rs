@@ -36,6 +36,9 @@ enum Command {
     Bench(commands::bench::Args),
     /// Serve the model over an OpenAI-compatible HTTP API.
     Serve(commands::serve::Args),
+    /// Write a GGUF (q8_0, q4_0, q4_k, q4_k_m, q6_k, f16, bf16, f32) from a Hugging Face
+    /// directory or another GGUF; llama.cpp loads it too.
+    Quantize(commands::quantize::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -54,6 +57,7 @@ fn main() -> std::process::ExitCode {
         Command::Inspect(a) => commands::inspect::run(a),
         Command::Bench(a) => commands::bench::run(a),
         Command::Serve(a) => commands::serve::run(a),
+        Command::Quantize(a) => commands::quantize::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -6,6 +6,7 @@
 mod config;
 mod error;
 pub mod gguf;
+pub mod gguf_export;
 mod hf_dir;
 pub mod inspect;
 mod mapping;
@@ -14,7 +15,9 @@ mod weight_source;
 
 pub use config::{Architecture, ModelConfig};
 pub use error::Error;
-pub use gguf::{GgufArray, GgufFile, GgufTensorInfo, GgufValue, GgufValueType};
+pub use gguf::{
+    GgufArray, GgufFile, GgufTensorInfo, GgufTensorSpec, GgufValue, GgufValueType, GgufWriter,
+};
 pub use hf_dir::HfModelDir;
 pub use safetensors::{SafetensorsDtype, SafetensorsFile, SafetensorsTensorInfo};
 pub use weight_source::{SourceKind, WeightSource};

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod chat;
 pub mod generate;
 pub mod inspect;
+pub mod quantize;
 pub mod serve;
 pub mod tokenize;
 
