@@ -4,7 +4,9 @@
 #
 #   LLAMA_BENCH=/path/to/llama.cpp/build/bin/llama-bench scripts/bench-vs-llamacpp.sh [FILE.gguf ...]
 #
-# Options through the environment: THREADS (2), PROMPTS (128,512), GEN (64), REPS (3).
+# Options through the environment: THREADS (2), PROMPTS (128,512), GEN (64), REPS (3);
+# CARGO_TARGET_DIR is honoured (the inferno binary is taken from there), and INFERNO_BIN=path skips
+# the build and runs that binary instead.
 # llama.cpp is never part of this repository: build it yourself from a checkout (see BENCHMARKS.md).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -12,10 +14,14 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 threads="${THREADS:-2}"; prompts="${PROMPTS:-128,512}"; gen="${GEN:-64}"; reps="${REPS:-3}"
 files=("$@")
 [ ${#files[@]} -gt 0 ] || files=("$root/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-cargo build --release --quiet --bin inferno --manifest-path "$root/Cargo.toml"
-inferno="$root/target/release/inferno"
+if [ -n "${INFERNO_BIN:-}" ]; then
+  inferno="$INFERNO_BIN"
+else
+  cargo build --release --quiet --bin inferno --manifest-path "$root/Cargo.toml"
+  inferno="${CARGO_TARGET_DIR:-$root/target}/release/inferno"
+fi
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; threads $threads; $(date -u +%FT%TZ)"
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; threads $threads; $(date -u +%FT%TZ); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '| model | test | inferno t/s | llama.cpp t/s | ratio |\n| --- | --- | ---: | ---: | ---: |\n'
 for f in "${files[@]}"; do
   "$inferno" bench -m "$f" -t "$threads" -p "$prompts" -n "$gen" -r "$reps" -o json > "$tmp/inferno.json"
@@ -33,4 +39,5 @@ for r in ours:
     ratio = f"{o / l:.2f}x" if l else "n/a"
     print(f"| {name} | {test} | {o:.1f} ± {r['stddev_ts']:.1f} | {ls} | {ratio} |")
 PY
+  echo "(load average after $(basename "$f"): $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 done

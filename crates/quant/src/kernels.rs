@@ -78,10 +78,27 @@ impl Kernels {
             .collect()
     }
 
-    /// The fastest table this CPU supports.
+    /// The fastest table this CPU supports, at most the tier `INFERNO_ISA` names
+    /// ([`isa_cap`]).
     pub fn detect() -> Kernels {
-        Kernels::available().pop().unwrap_or_else(Kernels::scalar)
+        let cap = isa_cap();
+        Kernels::available()
+            .into_iter()
+            .rfind(|k| k.level <= cap)
+            .unwrap_or_else(Kernels::scalar)
     }
+}
+
+/// The highest tier the environment allows: `INFERNO_ISA=scalar|avx2|avx512` lowers the choice of
+/// every kernel table of this crate (dot kernels, packed group kernels, activation quantizer) for
+/// testing and comparing tiers; it never raises it above what the CPU runs. Read once.
+pub fn isa_cap() -> SimdLevel {
+    static CAP: OnceLock<SimdLevel> = OnceLock::new();
+    *CAP.get_or_init(|| match std::env::var("INFERNO_ISA").ok().as_deref() {
+        Some("scalar") => SimdLevel::Scalar,
+        Some("avx2") => SimdLevel::Avx2,
+        _ => SimdLevel::Avx512Vnni,
+    })
 }
 
 /// The best kernels for this CPU, detected on first use and cached.

@@ -55,7 +55,7 @@ pub use dot::{
 pub use error::Error;
 pub use float::{bf16_from_f32, bf16_to_f32};
 pub use ggml_type::GgmlType;
-pub use kernels::{kernels, Kernels, SimdLevel};
+pub use kernels::{isa_cap, kernels, Kernels, SimdLevel};
 pub use q4_0::BlockQ4_0;
 pub use q4_1::BlockQ4_1;
 pub use q4_k::BlockQ4K;

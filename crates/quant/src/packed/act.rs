@@ -74,7 +74,9 @@ pub fn quantize_act_row(w: GgmlType, x: &[f32], dst: &mut [u8]) -> Result<(), Er
 
 #[cfg(target_arch = "x86_64")]
 fn simd_available() -> bool {
-    std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw")
+    crate::kernels::isa_cap() >= crate::SimdLevel::Avx512Vnni
+        && std::is_x86_feature_detected!("avx512f")
+        && std::is_x86_feature_detected!("avx512bw")
 }
 
 #[cfg(not(target_arch = "x86_64"))]

@@ -8,7 +8,10 @@
 //! - scales (`d`, `m`, `dmin`) as 16 consecutive f16;
 //! - quant bytes in 4-byte chunks, chunk-major: chunk `c` of row `r` at `64·c + 4·r` (chunks in the
 //!   block's natural byte order, so nibble / bit positions inside a chunk keep their meaning);
-//! - Q5 high bits: each row's 32-bit `qh` as one lane;
+//! - Q5 high bits as 8 bit-masks of 64 bits, one per (half `s`, chunk `c`) at `8·(4s + c)`: bit
+//!   `4r + j` of mask `4s + c` is the fifth bit of value `16s + 4c + j` of row `r` (bit `16s + 4c +
+//!   j` of its `qh`), i.e. one bit per byte of the 64-byte register that holds that chunk's nibbles
+//!   — an AVX-512 byte mask as it is, and 32 bits per 8-row half for AVX2;
 //! - k-quant sub-block scales unpacked to bytes: Q4K scales `[8][16]` u8 and mins as `[4][16][2]`
 //!   u8 pairs (m₂ᵢ, m₂ᵢ₊₁); Q6K scales as `[8][16][2]` i8 pairs (sc₂ₚ, sc₂ₚ₊₁).
 //!
@@ -97,6 +100,31 @@ fn get_chunks(src: &[u8], r: usize, bytes: &mut [u8]) {
     }
 }
 
+/// Row `r`'s `qh` into the 8 fifth-bit masks at `dst` (64 bytes, see the module docs).
+fn put_qh_masks(dst: &mut [u8], r: usize, qh: &[u8; 4]) {
+    let qh = u32::from_le_bytes(*qh);
+    for w in 0..8 {
+        let mut mask = u64::from_le_bytes(dst[8 * w..8 * w + 8].try_into().unwrap_or([0; 8]));
+        for j in 0..4 {
+            let bit = u64::from((qh >> (4 * w + j)) & 1);
+            mask |= bit << (4 * r + j);
+        }
+        dst[8 * w..8 * w + 8].copy_from_slice(&mask.to_le_bytes());
+    }
+}
+
+/// Row `r`'s `qh` back out of the 8 fifth-bit masks at `src`.
+fn get_qh_masks(src: &[u8], r: usize) -> [u8; 4] {
+    let mut qh = 0u32;
+    for w in 0..8 {
+        let mask = u64::from_le_bytes(src[8 * w..8 * w + 8].try_into().unwrap_or([0; 8]));
+        for j in 0..4 {
+            qh |= (((mask >> (4 * r + j)) & 1) as u32) << (4 * w + j);
+        }
+    }
+    qh.to_le_bytes()
+}
+
 fn i8_bytes<const N: usize>(v: &[i8; N]) -> [u8; N] {
     v.map(|x| x as u8)
 }
@@ -148,9 +176,10 @@ impl Interleave for BlockQ4_1 {
 impl Interleave for BlockQ5_0 {
     const GROUP_BYTES: usize = 352;
     fn pack(rows: &[Self; ROWS], dst: &mut [u8]) {
+        dst[off::Q5_0_QH..off::Q5_0_QH + 64].fill(0);
         for (r, b) in rows.iter().enumerate() {
             put_f16(dst, r, b.d);
-            put_chunks(&mut dst[off::Q5_0_QH..], r, &b.qh);
+            put_qh_masks(&mut dst[off::Q5_0_QH..], r, &b.qh);
             put_chunks(&mut dst[off::Q5_0_QS..], r, &b.qs);
         }
     }
@@ -159,7 +188,7 @@ impl Interleave for BlockQ5_0 {
             d: get_f16(src, r),
             ..zeroed()
         };
-        get_chunks(&src[off::Q5_0_QH..], r, &mut b.qh);
+        b.qh = get_qh_masks(&src[off::Q5_0_QH..], r);
         get_chunks(&src[off::Q5_0_QS..], r, &mut b.qs);
         b
     }
@@ -168,10 +197,11 @@ impl Interleave for BlockQ5_0 {
 impl Interleave for BlockQ5_1 {
     const GROUP_BYTES: usize = 384;
     fn pack(rows: &[Self; ROWS], dst: &mut [u8]) {
+        dst[off::Q5_1_QH..off::Q5_1_QH + 64].fill(0);
         for (r, b) in rows.iter().enumerate() {
             put_f16(dst, r, b.d);
             put_f16(&mut dst[off::Q5_1_M..], r, b.m);
-            put_chunks(&mut dst[off::Q5_1_QH..], r, &b.qh);
+            put_qh_masks(&mut dst[off::Q5_1_QH..], r, &b.qh);
             put_chunks(&mut dst[off::Q5_1_QS..], r, &b.qs);
         }
     }
@@ -181,7 +211,7 @@ impl Interleave for BlockQ5_1 {
             m: get_f16(&src[off::Q5_1_M..], r),
             ..zeroed()
         };
-        get_chunks(&src[off::Q5_1_QH..], r, &mut b.qh);
+        b.qh = get_qh_masks(&src[off::Q5_1_QH..], r);
         get_chunks(&src[off::Q5_1_QS..], r, &mut b.qs);
         b
     }
@@ -272,5 +302,56 @@ impl Interleave for BlockQ6K {
         get_chunks(&src[off::Q6K_QL..], r, &mut b.ql);
         get_chunks(&src[off::Q6K_QH..], r, &mut b.qh);
         b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every row's block comes back out of a group-block bit for bit (the Q5 fifth-bit masks are
+    /// a bit permutation of the 16 rows' `qh`).
+    #[test]
+    fn pack_then_unpack_gives_the_rows_back() {
+        fn check<B: Interleave + Copy>(fill: impl Fn(usize, &mut [u8])) {
+            let mut rows = [zeroed::<B>(); ROWS];
+            for (r, b) in rows.iter_mut().enumerate() {
+                // SAFETY: `Block` types are plain data for which every bit pattern is valid.
+                let bytes = unsafe {
+                    std::slice::from_raw_parts_mut(
+                        (b as *mut B).cast::<u8>(),
+                        std::mem::size_of::<B>(),
+                    )
+                };
+                fill(r, bytes);
+            }
+            let mut dst = vec![0xa5u8; B::GROUP_BYTES];
+            B::pack(&rows, &mut dst);
+            for (r, want) in rows.iter().enumerate() {
+                let got = B::unpack(&dst, r);
+                let as_bytes = |b: &B| {
+                    // SAFETY: as above; read-only view of a plain-data block.
+                    unsafe {
+                        std::slice::from_raw_parts((b as *const B).cast::<u8>(), size_of::<B>())
+                            .to_vec()
+                    }
+                };
+                assert_eq!(as_bytes(&got), as_bytes(want), "{} row {r}", B::TYPE);
+            }
+        }
+        let fill = |r: usize, b: &mut [u8]| {
+            for (i, v) in b.iter_mut().enumerate() {
+                *v = (i as u32 * 37 + r as u32 * 101 + (i * r) as u32).to_le_bytes()[0] ^ 0x5a;
+            }
+            // Finite f16 scales (bytes 0..2, and the min of Q4_1 / Q5_1 at 2..4).
+            b[1] &= 0x3b;
+            b[3] &= 0x3b;
+        };
+        check::<BlockQ4_0>(fill);
+        check::<BlockQ4_1>(fill);
+        check::<BlockQ5_0>(fill);
+        check::<BlockQ5_1>(fill);
+        check::<BlockQ8_0>(fill);
+        check::<BlockQ6K>(fill);
     }
 }

@@ -231,10 +231,13 @@ impl GroupKernels {
             .collect()
     }
 
-    /// The fastest tier this CPU runs.
+    /// The fastest tier this CPU runs, at most the one `INFERNO_ISA` names
+    /// ([`crate::kernels::isa_cap`]).
     pub fn detect() -> GroupKernels {
+        let cap = crate::kernels::isa_cap();
         GroupKernels::available()
-            .pop()
+            .into_iter()
+            .rfind(|k| k.level <= cap)
             .unwrap_or_else(GroupKernels::scalar)
     }
 

@@ -85,28 +85,22 @@ fn dot4_scaled(acc: __m256i, u: __m256i, s: __m256i, scale: __m256i) -> __m256i 
     _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scale))
 }
 
-/// Q5 fifth bits of chunk `c` into bit 4 of each byte (see the VNNI kernel's `add_fifth_bits`).
+/// Sets bit 4 of the bytes of `v` whose bit is set in the 32-bit fifth-bit mask at `m` (this
+/// 8-row half's part of a 64-bit mask, see `layout.rs`).
 #[inline]
 #[target_feature(enable = "avx2")]
-fn or_fifth_bits(v: __m256i, qh: __m256i, c: usize, half: usize) -> __m256i {
-    let s = (half + c / 2) as i32;
-    let rep = 0x0101_0101i32;
-    let ctrl = _mm256_setr_epi32(
-        rep * s,
-        rep * (4 + s),
-        rep * (8 + s),
-        rep * (12 + s),
-        rep * s,
-        rep * (4 + s),
-        rep * (8 + s),
-        rep * (12 + s),
+unsafe fn or_fifth_bits(v: __m256i, m: *const u8) -> __m256i {
+    // Byte i of the register gets mask byte i / 8, then tests bit i % 8.
+    let ctrl = _mm256_setr_epi64x(
+        0,
+        0x0101_0101_0101_0101,
+        0x0202_0202_0202_0202,
+        0x0303_0303_0303_0303,
     );
-    let bits = _mm256_set1_epi32(if c.is_multiple_of(2) {
-        0x0804_0201
-    } else {
-        0x8040_2010u32 as i32
-    });
-    let set = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(qh, ctrl), bits), bits);
+    let bits = _mm256_set1_epi64x(0x8040_2010_0804_0201u64 as i64);
+    // SAFETY: the caller's pointer covers 4 bytes.
+    let w = _mm256_set1_epi32(unsafe { m.cast::<i32>().read_unaligned() });
+    let set = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(w, ctrl), bits), bits);
     _mm256_or_si256(v, _mm256_and_si256(set, _mm256_set1_epi8(0x10)))
 }
 
@@ -135,18 +129,13 @@ unsafe fn legacy_isum<const R: usize, const F: u8>(
             }
         } else {
             let low = _mm256_set1_epi8(0x0f);
-            let qh = if qh_off != 0 {
-                load(p.add(qh_off + 32 * h))
-            } else {
-                _mm256_setzero_si256()
-            };
             for c in 0..4 {
                 let v = load(p.add(qs_off + 64 * c + 32 * h));
                 let mut lo = _mm256_and_si256(v, low);
                 let mut hi = _mm256_and_si256(_mm256_srli_epi16::<4>(v), low);
                 if qh_off != 0 {
-                    lo = or_fifth_bits(lo, qh, c, 0);
-                    hi = or_fifth_bits(hi, qh, c, 2);
+                    lo = or_fifth_bits(lo, p.add(qh_off + 8 * c + 4 * h));
+                    hi = or_fifth_bits(hi, p.add(qh_off + 32 + 8 * c + 4 * h));
                 }
                 for r in 0..R {
                     s[r] = dot4(s[r], lo, bcast(a[r].add(base + 4 * c)));

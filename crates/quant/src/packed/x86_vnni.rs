@@ -67,26 +67,20 @@ unsafe fn f16x16(p: *const u8) -> __m512 {
     _mm512_cvtph_ps(unsafe { _mm256_loadu_si256(p.cast()) })
 }
 
-/// Adds 0x10 to byte i of each lane of `v` where bit `4·(c % 2) + i` of byte `half + c / 2` of
-/// the lane's `qh` is set: the Q5 fifth bits of chunk `c` (half 0: values 4c.., half 2: 16 + 4c..).
+/// Adds 0x10 to the bytes of `v` whose bit is set in the 64-bit fifth-bit mask at `m` (see
+/// `layout.rs`: one bit per byte of a chunk register).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
-fn add_fifth_bits(v: __m512i, qh: __m512i, c: usize, half: usize) -> __m512i {
-    let s = (half + c / 2) as i32;
-    let rep = 0x0101_0101i32;
-    let ctrl = _mm512_set4_epi32(rep * (12 + s), rep * (8 + s), rep * (4 + s), rep * s);
-    let bits = if c.is_multiple_of(2) {
-        0x0804_0201
-    } else {
-        0x8040_2010u32 as i32
-    };
-    let k = _mm512_test_epi8_mask(_mm512_shuffle_epi8(qh, ctrl), _mm512_set1_epi32(bits));
+unsafe fn add_fifth_bits(v: __m512i, m: *const u8) -> __m512i {
+    // SAFETY: the caller's pointer covers 8 bytes.
+    let k = _cvtu64_mask64(unsafe { m.cast::<u64>().read_unaligned() });
     _mm512_mask_add_epi8(v, k, v, _mm512_set1_epi8(0x10))
 }
 
 /// Exact integer block sums of block `b` for every activation row (weight offset applied).
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+// No `target_feature` here so that `inline(always)` is allowed: always inlined into the kernels,
+// which enable the features (LLVM would otherwise outline the big R = 4 Q5 body and spill).
+#[inline(always)]
 unsafe fn legacy_isum<const R: usize, const F: u8>(
     p: *const u8,
     a: &[*const u8; R],
@@ -107,18 +101,13 @@ unsafe fn legacy_isum<const R: usize, const F: u8>(
             }
         } else {
             let low = _mm512_set1_epi8(0x0f);
-            let qh = if qh_off != 0 {
-                load(p.add(qh_off))
-            } else {
-                _mm512_setzero_si512()
-            };
             for c in 0..4 {
                 let v = load(p.add(qs_off + 64 * c));
                 let mut lo = _mm512_and_si512(v, low);
                 let mut hi = _mm512_and_si512(_mm512_srli_epi16::<4>(v), low);
                 if qh_off != 0 {
-                    lo = add_fifth_bits(lo, qh, c, 0);
-                    hi = add_fifth_bits(hi, qh, c, 2);
+                    lo = add_fifth_bits(lo, p.add(qh_off + 8 * c));
+                    hi = add_fifth_bits(hi, p.add(qh_off + 32 + 8 * c));
                 }
                 for r in 0..R {
                     s[r] = _mm512_dpbusd_epi32(s[r], lo, bcast(a[r].add(base + 4 * c)));
@@ -131,8 +120,8 @@ unsafe fn legacy_isum<const R: usize, const F: u8>(
 }
 
 /// One block of a 32-value format into `acc` (and the m term into `accm`).
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,f16c,fma")]
+// Always inlined, like `legacy_isum`.
+#[inline(always)]
 unsafe fn legacy_block<const R: usize, const F: u8>(
     g: *const u8,
     b: usize,
@@ -253,7 +242,7 @@ unsafe fn q4k<const R: usize>(
                 let mut msum = _mm512_setzero_si512();
                 for (i, m) in mins.iter().enumerate() {
                     let bs = bcast(a[r].add(aux2 + 16 * b + 4 * i));
-                    msum = _mm512_add_epi32(msum, _mm512_madd_epi16(*m, bs));
+                    msum = _mm512_dpwssd_epi32(msum, *m, bs);
                 }
                 let da = bcast_f32(a[r].add(k + 4 * b));
                 acc[r] =
@@ -287,7 +276,6 @@ unsafe fn q6k<const R: usize>(
     let a: [*const u8; R] = std::array::from_fn(|r| acts[r]);
     let mut acc = [_mm512_setzero_ps(); R];
     let low = _mm512_set1_epi8(0x0f);
-    let top2 = _mm512_set1_epi8(0x30);
     let aux = k + 4 * nb;
     // SAFETY: super-blocks b < nb of the group and of each activation row (see RawKernel).
     unsafe {
@@ -302,23 +290,18 @@ unsafe fn q6k<const R: usize>(
                         let la = load(p.add(off::Q6K_QL + 64 * (16 * n + c)));
                         let lb = load(p.add(off::Q6K_QL + 64 * (16 * n + 8 + c)));
                         let h = load(p.add(off::Q6K_QH + 64 * (8 * n + c)));
+                        // 6-bit values: the low nibble from la / lb, the two high bits from h
+                        // (shifted to bits 4..6); one select per byte, then bits 6..8 cleared.
+                        let six = _mm512_set1_epi8(0x3f);
+                        let sel = |lo4: __m512i, hi: __m512i| {
+                            // bits of `low` from lo4, the others from hi (C ? A : B = 0xE4)
+                            _mm512_and_si512(_mm512_ternarylogic_epi32::<0xE4>(lo4, hi, low), six)
+                        };
                         let q = [
-                            _mm512_or_si512(
-                                _mm512_and_si512(la, low),
-                                _mm512_and_si512(_mm512_slli_epi16::<4>(h), top2),
-                            ),
-                            _mm512_or_si512(
-                                _mm512_and_si512(lb, low),
-                                _mm512_and_si512(_mm512_slli_epi16::<2>(h), top2),
-                            ),
-                            _mm512_or_si512(
-                                _mm512_and_si512(_mm512_srli_epi16::<4>(la), low),
-                                _mm512_and_si512(h, top2),
-                            ),
-                            _mm512_or_si512(
-                                _mm512_and_si512(_mm512_srli_epi16::<4>(lb), low),
-                                _mm512_and_si512(_mm512_srli_epi16::<2>(h), top2),
-                            ),
+                            sel(la, _mm512_slli_epi16::<4>(h)),
+                            sel(lb, _mm512_slli_epi16::<2>(h)),
+                            sel(_mm512_srli_epi16::<4>(la), h),
+                            sel(_mm512_srli_epi16::<4>(lb), _mm512_srli_epi16::<2>(h)),
                         ];
                         for r in 0..R {
                             let qa = a[r].add(base + 128 * n + 4 * c);
@@ -344,11 +327,12 @@ unsafe fn q6k<const R: usize>(
                 }
             }
             let dw = f16x16(p);
+            let pairs: [__m512i; 8] = std::array::from_fn(|pair| q6k_pair(p, pair));
             for r in 0..R {
                 let mut offs = _mm512_setzero_si512();
-                for pair in 0..8 {
+                for (pair, sc) in pairs.iter().enumerate() {
                     let bs = bcast(a[r].add(aux + 32 * b + 4 * pair));
-                    offs = _mm512_add_epi32(offs, _mm512_madd_epi16(q6k_pair(p, pair), bs));
+                    offs = _mm512_dpwssd_epi32(offs, *sc, bs);
                 }
                 let v = _mm512_sub_epi32(isum[r], _mm512_slli_epi32::<5>(offs));
                 let da = bcast_f32(a[r].add(k + 4 * b));
