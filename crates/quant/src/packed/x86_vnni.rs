@@ -85,9 +85,10 @@ unsafe fn legacy_isum<const R: usize, const F: u8>(
     p: *const u8,
     a: &[*const u8; R],
     b: usize,
+    init: [__m512i; R],
 ) -> [__m512i; R] {
     let (_, _, qh_off, qs_off, _) = legacy_fmt(F);
-    let mut s = [_mm512_setzero_si512(); R];
+    let mut s = init;
     let base = 32 * b;
     // SAFETY (loads below): p is a whole group-block of F; a[r] + base + 32 is inside row r's quants.
     unsafe {
@@ -135,13 +136,17 @@ unsafe fn legacy_block<const R: usize, const F: u8>(
     // SAFETY: block b < nb of the group; d / aux arrays of each activation row have nb entries.
     unsafe {
         let p = g.add(b * gb);
-        let mut isum = legacy_isum::<R, F>(p, a, b);
+        // The weight offset enters as the start value of the exact integer sum.
+        // (A loop, not a closure: this function has no target features of its own to lend one.)
+        let mut init = [_mm512_setzero_si512(); R];
+        if offset != 0 {
+            for r in 0..R {
+                init[r] = _mm512_set1_epi32(-offset * i32_at(a[r].add(k + 4 * nb + 4 * b)));
+            }
+        }
+        let isum = legacy_isum::<R, F>(p, a, b, init);
         let dw = f16x16(p);
         for r in 0..R {
-            if offset != 0 {
-                let sum = i32_at(a[r].add(k + 4 * nb + 4 * b));
-                isum[r] = _mm512_sub_epi32(isum[r], _mm512_set1_epi32(offset * sum));
-            }
             let t = _mm512_mul_ps(dw, bcast_f32(a[r].add(k + 4 * b)));
             acc[r] = _mm512_fmadd_ps(t, _mm512_cvtepi32_ps(isum[r]), acc[r]);
         }
