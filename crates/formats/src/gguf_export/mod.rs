@@ -19,4 +19,4 @@ pub use hf_names::gguf_name;
 pub use plan::{ExportPlan, PlannedTensor};
 pub use row_order::RowOrder;
 pub use tokenizer_pre::{pre_tokenizer_for_hash, python_list_repr, CHKTXT};
-pub use type_choice::{choose_types, fallback_type, TensorDesc};
+pub use type_choice::{choose_types, fallback_type, llama_order, TensorDesc};

@@ -11,7 +11,7 @@ use super::hf_metadata::{arch_metadata, general_metadata};
 use super::hf_names::{gguf_name, is_skipped};
 use super::hf_vocab::{tokenizer_metadata, HfTokenizerFiles};
 use super::row_order::RowOrder;
-use super::type_choice::{choose_types, TensorDesc};
+use super::type_choice::{choose_types, llama_order, TensorDesc};
 use super::FileType;
 use crate::{Architecture, Error, GgufFile, GgufValue, HfModelDir, WeightSource};
 
@@ -176,12 +176,14 @@ impl ExportPlan {
     }
 
     /// From a GGUF file, as llama-quantize requantizes it: metadata copied (with the new
-    /// `general.file_type`), every tensor dequantized and quantized to the type the rules give
-    /// (copied as is when that is its type already).
+    /// `general.file_type`), tensors in llama.cpp's loader order, each dequantized and quantized to
+    /// the type the rules give (copied as is when that is its type already).
     pub fn from_gguf(file: &GgufFile, file_type: FileType) -> Result<ExportPlan, Error> {
-        let descs: Vec<TensorDesc> = file
-            .tensors
-            .iter()
+        // llama-quantize writes the tensors in its loader's order (by layer, then name).
+        let names: Vec<&str> = file.tensors.iter().map(|t| t.name.as_str()).collect();
+        let descs: Vec<TensorDesc> = llama_order(&names)
+            .into_iter()
+            .filter_map(|i| file.tensors.get(i))
             .map(|t| TensorDesc {
                 name: t.name.clone(),
                 shape: t.shape.clone(),

@@ -55,7 +55,27 @@ pub fn fallback_type(ncols: usize, ty: GgmlType) -> GgmlType {
     }
 }
 
-/// The type of every tensor, in order. Float tensors (norms, 1-D) become F32, or keep their type
+/// The layer number of `blk.N.…` names, -1 for the others (llama.cpp's `sscanf("blk.%d.")`).
+fn layer_of(name: &str) -> i64 {
+    name.strip_prefix("blk.")
+        .and_then(|r| r.split_once('.'))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or(-1)
+}
+
+/// The order llama.cpp's model loader keeps tensors in (`weight_name_comparer`): by layer, the
+/// non-layer tensors first, then by name. llama-quantize counts the attn_v / ffn_down tensors and
+/// writes its output in this order.
+pub fn llama_order(names: &[&str]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..names.len()).collect();
+    idx.sort_by(|&a, &b| {
+        let (na, nb) = (names[a], names[b]);
+        (layer_of(na), na.as_bytes()).cmp(&(layer_of(nb), nb.as_bytes()))
+    });
+    idx
+}
+
+/// The type of every tensor, in order (the per-layer counters run in [`llama_order`]). Float tensors (norms, 1-D) become F32, or keep their type
 /// when `keep_float_types` (requantizing a GGUF, as llama-quantize leaves them untouched) and it is
 /// already a float type.
 pub fn choose_types(ft: FileType, tensors: &[TensorDesc], keep_float_types: bool) -> Vec<GgmlType> {
@@ -72,9 +92,11 @@ pub fn choose_types(ft: FileType, tensors: &[TensorDesc], keep_float_types: bool
     let mut i_attention_wv = 0usize;
     let mut i_ffn_down = 0usize;
 
-    tensors
-        .iter()
-        .map(|t| {
+    let names: Vec<&str> = tensors.iter().map(|t| t.name.as_str()).collect();
+    let mut types = vec![GgmlType::F32; tensors.len()];
+    for i in llama_order(&names) {
+        let Some(t) = tensors.get(i) else { continue };
+        let ty = (|| {
             if stays_float(t) {
                 let is_float = matches!(t.dtype, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16);
                 return if keep_float_types && is_float {
@@ -118,6 +140,10 @@ pub fn choose_types(ft: FileType, tensors: &[TensorDesc], keep_float_types: bool
                 i_ffn_down += 1;
             }
             fallback_type(t.ncols(), ty)
-        })
-        .collect()
+        })();
+        if let Some(slot) = types.get_mut(i) {
+            *slot = ty;
+        }
+    }
+    types
 }
