@@ -1,9 +1,17 @@
 //! `WeightSource`: how model loaders get tensors by checkpoint name, whatever the file format.
 //! Tensors come back with mapped storage (no copy) and row-major shapes.
 
+use std::ops::Range;
+use std::sync::Arc;
+
 use tensor::Tensor;
 
 use crate::{Error, GgufFile, HfModelDir};
+
+/// Drops this process's resident copies of bytes `range` of a tensor the source handed out (see
+/// [`WeightSource::page_releaser`]); returns the bytes released (whole pages only; 0 when the
+/// tensor is not one of the source's mapped tensors).
+pub type PageReleaser = Arc<dyn Fn(&Tensor, Range<usize>) -> usize + Send + Sync>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SourceKind {
@@ -19,6 +27,13 @@ pub trait WeightSource {
     fn tensor(&self, name: &str) -> Result<Tensor, Error>;
     fn tensor_names(&self) -> Vec<String>;
     fn has(&self, name: &str) -> bool;
+    /// For loaders that copy a tensor into another layout and never read the original again:
+    /// releases the mapped pages of the copied bytes so that resident memory holds one copy, not
+    /// two. Reading released bytes later stays correct (they come back from the file) but costs
+    /// memory and time again. `None` when the source cannot release pages (in-memory bytes).
+    fn page_releaser(&self) -> Option<PageReleaser> {
+        None
+    }
 }
 
 impl WeightSource for GgufFile {
@@ -43,6 +58,12 @@ impl WeightSource for GgufFile {
 
     fn has(&self, name: &str) -> bool {
         self.tensor_info(name).is_some()
+    }
+
+    /// Only for a GGUF opened from a file (`from_bytes` maps anonymous memory, which would read
+    /// back as zeros).
+    fn page_releaser(&self) -> Option<PageReleaser> {
+        self.file_page_releaser()
     }
 }
 

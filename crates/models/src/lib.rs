@@ -17,6 +17,7 @@ mod mlp;
 mod model;
 mod names;
 mod output;
+mod pack;
 mod qwen3;
 mod scratch;
 mod trace;

@@ -1,12 +1,15 @@
 //! A linear layer `y = x·Wᵀ` over a weight in its stored dtype (f32, f16, bf16 or quantized blocks);
 //! the dtype dispatch lives in `tensor::ops::matmul`. Quantized weights of the types the packed
-//! kernels cover are interleaved once here, at load (`tensor::ops::PackedWeight`), and multiplied
-//! by `matmul_packed`: the same results for any batch, several times faster.
+//! kernels cover are interleaved once here, at load (`tensor::ops::PackedWeight`, in parallel by
+//! the loader's `Packer`), and multiplied by `matmul_packed`: the same results for any batch,
+//! several times faster. A packed layer never reads its original weight again, so a loader may
+//! release the weight's mapped pages.
 
 use tensor::ops::{matmul, matmul_packed, matmul_packed_many, MatmulScratch, PackedWeight};
 use tensor::{Tensor, ThreadPool};
 
 use crate::error::{Error, Result};
+use crate::pack::Packer;
 
 #[derive(Debug)]
 pub struct Linear {
@@ -26,6 +29,17 @@ impl Linear {
         out_features: usize,
         in_features: usize,
     ) -> Result<Self> {
+        Linear::with_packer(name, weight, out_features, in_features, &Packer::default())
+    }
+
+    /// [`Linear::new`], interleaving (when the dtype has packed kernels) with `packer`.
+    pub(crate) fn with_packer(
+        name: &str,
+        weight: Tensor,
+        out_features: usize,
+        in_features: usize,
+        packer: &Packer,
+    ) -> Result<Self> {
         if weight.shape != [out_features, in_features] {
             return Err(Error::WeightShape {
                 name: name.to_string(),
@@ -34,10 +48,14 @@ impl Linear {
             });
         }
         let packed = if PackedWeight::supports(weight.dtype) {
-            Some(PackedWeight::new(&weight).map_err(|e| Error::WeightDtype {
-                name: name.to_string(),
-                reason: format!("cannot interleave {} rows: {e}", weight.dtype.name()),
-            })?)
+            Some(
+                packer
+                    .pack(&weight, out_features, in_features)
+                    .map_err(|e| Error::WeightDtype {
+                        name: name.to_string(),
+                        reason: format!("cannot interleave {} rows: {e}", weight.dtype.name()),
+                    })?,
+            )
         } else {
             None
         };
@@ -49,6 +67,8 @@ impl Linear {
         })
     }
 
+    /// The weight as loaded. When the layer is packed its mapped pages may have been released
+    /// (reading it is correct but brings them back from the file): compute with [`Linear::forward`].
     pub fn weight(&self) -> &Tensor {
         &self.weight
     }

@@ -55,12 +55,13 @@ impl LlamaWeights {
     pub fn load(
         src: &dyn WeightSource,
         cfg: &ModelConfig,
+        threads: usize,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Self> {
         let d = Dims::from_config(cfg)?;
         let has_head = src.has(&W::LmHead.path(src.kind()));
         let total = 2 + 9 * d.n_layers + usize::from(has_head);
-        let mut ld = WeightLoader::new(src, total, progress);
+        let mut ld = WeightLoader::new(src, total, threads, progress);
         let embed = ld.matrix(W::Embed, d.vocab, d.hidden)?;
         let layers = (0..d.n_layers)
             .map(|i| {

@@ -26,12 +26,14 @@ pub(crate) fn load(
         Ok((ld.linear(WeightName::LmHead, d.vocab, d.hidden)?, false))
     } else {
         let name = format!("{} (tied output)", WeightName::Embed.path(ld.kind()));
-        Ok((Linear::new(&name, embed.clone(), d.vocab, d.hidden)?, true))
+        // Token rows then come from the packed copy (`embed_tokens`), so `embed`'s pages may go.
+        Ok((ld.linear_of(&name, embed.clone(), d.vocab, d.hidden)?, true))
     }
 }
 
 /// `out[i] = embed[ids[i]]`. With a tied, packed head the rows come from the packed copy (the same
-/// values), so a decode step reads the table once, not twice.
+/// values), so a decode step reads the table once, not twice, and the loader may release the
+/// original table's pages.
 pub(crate) fn embed_tokens(
     embed: &Tensor, // [vocab, hidden]
     head: &Linear,  // [vocab, hidden]

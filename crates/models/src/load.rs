@@ -7,7 +7,8 @@ use crate::llama::{Llama, LlamaWeights};
 use crate::model::Model;
 use crate::qwen3::{Qwen3, Qwen3Weights};
 
-/// Loads the model `cfg` describes from `source` and prepares it to run on `threads` threads.
+/// Loads the model `cfg` describes from `source` and prepares it to run on `threads` threads
+/// (which also interleave the quantized weights; their mapped pages are then released).
 /// `progress(done, total)` is called after each tensor.
 pub fn load(
     source: &dyn WeightSource,
@@ -18,11 +19,11 @@ pub fn load(
     #[allow(unreachable_patterns)]
     match cfg.arch {
         Architecture::Qwen3 => {
-            let weights = Qwen3Weights::load(source, cfg, progress)?;
+            let weights = Qwen3Weights::load(source, cfg, threads, progress)?;
             Ok(Box::new(Qwen3::new(cfg, weights, threads)?))
         }
         Architecture::Llama => {
-            let weights = LlamaWeights::load(source, cfg, progress)?;
+            let weights = LlamaWeights::load(source, cfg, threads, progress)?;
             Ok(Box::new(Llama::new(cfg, weights, threads)?))
         }
         ref other => Err(Error::UnsupportedArchitecture(format!("{other:?}"))),

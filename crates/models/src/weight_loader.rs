@@ -1,6 +1,8 @@
 //! Fetches weights by role from a `WeightSource`, checks each shape against the config and reports
 //! progress. Linear weights keep their stored dtype and storage (mmapped, quantized blocks stay
-//! quantized); only the small 1-D norm weights become `Vec<f32>`.
+//! quantized); only the small 1-D norm weights become `Vec<f32>`. Linear weights the packed
+//! kernels cover are interleaved right away, on the model's threads, and their mapped pages
+//! released (see `pack.rs`).
 
 use formats::{SourceKind, WeightSource};
 use tensor::Tensor;
@@ -8,25 +10,30 @@ use tensor::Tensor;
 use crate::error::{Error, Result};
 use crate::linear::Linear;
 use crate::names::WeightName;
+use crate::pack::Packer;
 
 pub(crate) struct WeightLoader<'a> {
     src: &'a dyn WeightSource,
     kind: SourceKind,
+    packer: Packer,
     progress: &'a mut dyn FnMut(usize, usize),
     done: usize,
     total: usize,
 }
 
 impl<'a> WeightLoader<'a> {
-    /// `total` is the number of tensors the caller will fetch (for the progress callback).
+    /// `total` is the number of tensors the caller will fetch (for the progress callback);
+    /// `threads` pack the quantized weights (the model's threads).
     pub(crate) fn new(
         src: &'a dyn WeightSource,
         total: usize,
+        threads: usize,
         progress: &'a mut dyn FnMut(usize, usize),
     ) -> Self {
         WeightLoader {
             src,
             kind: src.kind(),
+            packer: Packer::new(threads, src.page_releaser()),
             progress,
             done: 0,
             total,
@@ -55,7 +62,20 @@ impl<'a> WeightLoader<'a> {
                 reason: format!("no matmul kernel for {} weights", t.dtype.name()),
             });
         }
-        Linear::new(&name, t, out_features, in_features)
+        Linear::with_packer(&name, t, out_features, in_features, &self.packer)
+    }
+
+    /// A `Linear` over a tensor already fetched (the token embedding as tied LM head). Once it is
+    /// packed, `t`'s mapped pages are released: the caller must read its rows from the packed
+    /// copy from then on.
+    pub(crate) fn linear_of(
+        &self,
+        name: &str,
+        t: Tensor,
+        out_features: usize,
+        in_features: usize,
+    ) -> Result<Linear> {
+        Linear::with_packer(name, t, out_features, in_features, &self.packer)
     }
 
     /// A `[rows, cols]` table (the token embedding, also the tied output projection), in its stored

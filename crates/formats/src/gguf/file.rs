@@ -9,7 +9,8 @@ use tensor::{Storage, Tensor};
 use super::reader;
 use super::tensor_info::GgufTensorInfo;
 use super::value::GgufValue;
-use crate::mapping::{map_bytes, map_file};
+use crate::mapping::{map_bytes, map_file, release_file_pages};
+use crate::weight_source::PageReleaser;
 use crate::Error;
 
 /// An opened GGUF file (v2 or v3). Any architecture opens; `ModelConfig::from_gguf` decides support.
@@ -96,6 +97,25 @@ impl GgufFile {
         Tensor::new(info.dtype, info.shape.clone(), storage).map_err(|e| {
             Error::from(e).context(format!("tensor '{}' in {}", info.name, self.source_name()))
         })
+    }
+
+    /// Releases the resident pages of bytes `range` of tensors mapped from this file (see
+    /// `WeightSource::page_releaser`); `None` for an in-memory GGUF.
+    pub(crate) fn file_page_releaser(&self) -> Option<PageReleaser> {
+        self.path.as_ref()?;
+        let file_map = Arc::clone(&self.map);
+        Some(Arc::new(
+            move |t: &Tensor, range: std::ops::Range<usize>| {
+                let Storage::Mapped { map, offset, len } = &t.storage else {
+                    return 0;
+                };
+                if !Arc::ptr_eq(map, &file_map) || range.start > range.end || range.end > *len {
+                    return 0;
+                }
+                // Advice is only a hint: on failure the pages simply stay resident.
+                release_file_pages(map, offset + range.start..offset + range.end).unwrap_or(0)
+            },
+        ))
     }
 
     /// Validated `(offset, len)` of `info` inside the map (also guards against edited `tensors`).

@@ -62,6 +62,38 @@ impl PackedWeight {
         })
     }
 
+    /// A packed weight from groups interleaved elsewhere (e.g. chunk by chunk in parallel with
+    /// `quant::packed::pack_rows`): `groups` must hold exactly `ceil(m / 16)` groups of
+    /// `quant::packed::group_bytes(dtype, k)` bytes in the layout [`PackedWeight::new`] makes.
+    pub fn from_groups(
+        dtype: GgmlType,
+        m: usize,
+        k: usize,
+        groups: AlignedBytes,
+    ) -> Result<PackedWeight, Error> {
+        if !packed::can_interleave(dtype) {
+            return Err(Error::UnsupportedDtype {
+                op: "PackedWeight",
+                dtype,
+            });
+        }
+        let group_bytes = packed::group_bytes(dtype, k)?;
+        if Some(groups.len()) != m.div_ceil(ROWS).checked_mul(group_bytes) {
+            return Err(Error::Shape(format!(
+                "PackedWeight::from_groups: {} bytes for [{m}, {k}] {} (groups of {group_bytes} bytes)",
+                groups.len(),
+                dtype.name()
+            )));
+        }
+        Ok(PackedWeight {
+            dtype,
+            m,
+            k,
+            group_bytes,
+            groups: Arc::new(groups),
+        })
+    }
+
     pub fn dtype(&self) -> GgmlType {
         self.dtype
     }
