@@ -81,6 +81,65 @@ fn qwen3_tiny_q8_0_equals_llamacpp_convert_and_decodes_the_same() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Llama's q/k row permutation (convert_hf_to_gguf.py's `LlamaModel.permute`): a Llama HF directory
+/// (the tiny Qwen3 weights and tokenizer under a Llama config) decodes the same greedy tokens from
+/// the directory (HF rotate-half RoPE) as from its BF16 GGUF (llama.cpp's adjacent-pair RoPE on the
+/// permuted rows). Without the permutation the GGUF diverges from the first token.
+#[test]
+fn llama_q_k_rows_are_permuted_for_llamacpp_rope() {
+    let dir = temp_dir("llama");
+    let hf = dir.join("llama-tiny");
+    std::fs::create_dir_all(&hf).expect("mkdir");
+    let src = model("qwen3-tiny");
+    for f in [
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ] {
+        std::fs::copy(src.join(f), hf.join(f)).expect("copy");
+    }
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(src.join("config.json")).expect("read config"))
+            .expect("config json");
+    cfg["model_type"] = "llama".into();
+    cfg["architectures"] = serde_json::json!(["LlamaForCausalLM"]);
+    std::fs::write(hf.join("config.json"), cfg.to_string()).expect("write config");
+
+    let out = dir.join("llama-tiny-bf16.gguf");
+    let run = inferno(
+        &["quantize", s(&hf), s(&out), "--type", "bf16", "-t", "2"],
+        None,
+    );
+    assert!(
+        run.status.success(),
+        "quantize failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let gguf = GgufFile::open(&out).expect("open");
+    assert_eq!(gguf.get_str("general.architecture"), Some("llama"));
+    assert_eq!(gguf.get_u64("llama.rope.dimension_count"), Some(32));
+    for prompt in ["The capital of France is", "def fib(n):"] {
+        let greedy = |m: &Path| {
+            let v = inferno_json(&[
+                "generate",
+                "-m",
+                s(m),
+                "-p",
+                prompt,
+                "-n",
+                "24",
+                "--ignore-eos",
+                "--json",
+                "-t",
+                "2",
+            ]);
+            ids(&v["ids"])
+        };
+        assert_eq!(greedy(&out), greedy(&hf), "{prompt:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn malformed_inputs_are_errors_not_panics() {
     let dir = temp_dir("bad");
