@@ -71,6 +71,8 @@ for i in "${!conc[@]}"; do
     else start_llama "$c" "$(( c * slot_ctx ))"; fi
     python3 "$load" --url "http://127.0.0.1:$port" -c "$c" -r "$r" --prompt-tokens "$prompt" \
       --max-tokens "$gen" --json > "$tmp/$s-$c.json" || { cat "$tmp/$s-$c.json" >&2; exit 1; }
+    # inferno's own counters: forward passes and tokens through the model (mean batch per step).
+    [ "$s" = inferno ] && curl -s "http://127.0.0.1:$port/metrics" > "$tmp/$s-$c.metrics" || true
     stop_server
     echo "  done: $s C=$c ($(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['output_tok_s'],1))" "$tmp/$s-$c.json") tok/s; load $(cut -d' ' -f1 /proc/loadavg))" >&2
   done
@@ -105,6 +107,18 @@ for c in conc:
         name = "inferno" if s == "inferno" else "llama-server"
         print(f"| {c} | {name} | {r['requests']} | {f(r['output_tok_s'])} | {f(r['ttft_p50_ms'])} | "
               f"{f(r['ttft_p99_ms'])} | {f(r['itl_p50_ms'])} | {f(r['itl_p99_ms'])} |")
+steps = []
+for c in conc:
+    try:
+        m = {l.split()[0]: float(l.split()[1]) for l in open(os.path.join(tmp, f"inferno-{c}.metrics"))
+             if l and not l.startswith("#") and len(l.split()) == 2}
+    except OSError:
+        continue
+    n, t = m.get("inferno_engine_steps_total"), m.get("inferno_batched_tokens_total")
+    if n:
+        steps.append(f"C={c}: {int(n)} steps, {t / n:.1f} tokens/step")
+if steps:
+    print("\ninferno forward passes: " + "; ".join(steps))
 if both:
     print()
     print("| clients | tok/s inferno / llama-server | TTFT p50 ratio | ITL p50 ratio |")
