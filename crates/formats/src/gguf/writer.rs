@@ -71,6 +71,8 @@ pub struct GgufWriter {
     /// Bytes written to the file so far.
     pos: u64,
     alignment: u64,
+    /// Set once the file is renamed into place; until then Drop removes the temporary file.
+    renamed: bool,
 }
 
 fn pad_len(pos: u64, alignment: u64) -> u64 {
@@ -178,6 +180,7 @@ impl GgufWriter {
             current_written: 0,
             pos: 0,
             alignment,
+            renamed: false,
         };
         w.raw(&header)?;
         Ok(w)
@@ -268,6 +271,7 @@ impl GgufWriter {
             path: self.path.clone(),
             source,
         })?;
+        self.renamed = true;
         Ok(self.path.clone())
     }
 
@@ -303,7 +307,8 @@ impl GgufWriter {
 
 impl Drop for GgufWriter {
     fn drop(&mut self) {
-        if self.out.take().is_some() {
+        drop(self.out.take());
+        if !self.renamed {
             // Unfinished (an error or a panic on the way): leave no half-written file behind.
             let _ = std::fs::remove_file(&self.tmp_path);
         }
