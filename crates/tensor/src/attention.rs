@@ -826,22 +826,22 @@ unsafe fn run_partition<S: Lanes, W: WeightFmt + Upcast>(
     let kv_stride = geo.n_kv_heads * hd;
     let key_lo = p * geo.part_len;
     let key_hi = ((p + 1) * geo.part_len).min(rows.n_keys(geo));
-    let mut scores = [0f32; KEY_TILE];
 
     // With many query rows, the tile's K and V rows are packed contiguously first: in the cache,
     // consecutive slots of one kv head sit `n_kv_heads·head_dim` values apart (4 KiB for 8 heads
     // of 128 f32), so read in place a tile's rows would all fall in the same L1 sets and evict
-    // each other while every row passes over them. A few rows (decode) read them in place: the
-    // copy would cost more than it saves. The arithmetic is the same either way.
-    let pack = nr > PACK_MIN_ROWS;
-    let mut k_tile = [const { MaybeUninit::<u8>::uninit() }; PACK_VALUES * 4]; // [tile_len, head_dim]
-    let mut v_tile = [const { MaybeUninit::<u8>::uninit() }; PACK_VALUES * 4]; // [tile_len, head_dim]
+    // each other while every row passes over them. A 16-bit cache read by more than one row is
+    // widened to f32 as it is packed (once per tile, not once per row). A few rows of an f32
+    // cache, or one row of a 16-bit one, read the tile in place: the copy would cost more than it
+    // saves. Widening is exact, so the arithmetic is the same either way.
+    let widen = W::BYTES != 4 && nr > 1;
+    let pack = nr > PACK_MIN_ROWS || widen;
+    let mut k_tile = [const { MaybeUninit::<f32>::uninit() }; PACK_VALUES]; // [tile_len, head_dim]
+    let mut v_tile = [const { MaybeUninit::<f32>::uninit() }; PACK_VALUES]; // [tile_len, head_dim]
     let max_tile = KEY_TILE.min(PACK_VALUES / hd);
-    let stride = if pack { hd } else { kv_stride };
     let (k_base, v_base) = (layer.k.as_byte_ptr(), layer.v.as_byte_ptr());
     let wb = W::BYTES;
 
-    let qp = q.as_ptr();
     let bs = geo.block_size;
     for b in key_lo / bs..key_hi.div_ceil(bs) {
         let block = seq.block_table[b];
@@ -854,98 +854,167 @@ unsafe fn run_partition<S: Lanes, W: WeightFmt + Upcast>(
             let used = tile_len.min(key_hi - tile_start);
             // Cache offset (values) of the tile's first key, for this kv head.
             let base = ((block as usize * bs + ts) * geo.n_kv_heads + rows.kv_head) * hd;
+            let tile = Tile {
+                start: tile_start,
+                used,
+            };
             // SAFETY: the block id was validated (< num_blocks), so the tile's `used` rows of hd
             // values at base + j·kv_stride are inside K and V; packed rows fit the tiles
-            // (used·hd·BYTES <= PACK_VALUES·4).
-            let (kp, vp): (*const u8, *const u8) = unsafe {
+            // (used·hd <= PACK_VALUES).
+            unsafe {
+                let (kc, vc) = (k_base.add(base * wb), v_base.add(base * wb));
                 if pack {
+                    let (dk, dv) = (
+                        k_tile.as_mut_ptr().cast::<f32>(),
+                        v_tile.as_mut_ptr().cast::<f32>(),
+                    );
                     for j in 0..used {
-                        let src = (base + j * kv_stride) * wb;
-                        let dk = k_tile.as_mut_ptr().add(j * hd * wb).cast::<u8>();
-                        let dv = v_tile.as_mut_ptr().add(j * hd * wb).cast::<u8>();
-                        std::ptr::copy_nonoverlapping(k_base.add(src), dk, hd * wb);
-                        std::ptr::copy_nonoverlapping(v_base.add(src), dv, hd * wb);
+                        let src = j * kv_stride * wb;
+                        widen_row::<S, W>(kc.add(src), dk.add(j * hd), hd);
+                        widen_row::<S, W>(vc.add(src), dv.add(j * hd), hd);
                     }
-                    (k_tile.as_ptr().cast(), v_tile.as_ptr().cast())
-                } else {
-                    (k_base.add(base * wb), v_base.add(base * wb))
-                }
-            };
-            for r in 0..nr {
-                let vis = (rows.pos(geo, r) + 1).saturating_sub(tile_start).min(used);
-                if vis == 0 {
-                    continue;
-                }
-                // SAFETY: q row r is in bounds (validated shapes); keys j < vis <= used are at
-                // kp + j·stride values (the packed tile, or the cache rows base + j·kv_stride).
-                unsafe {
-                    let qr = qp.add(rows.q_off(geo, r));
-                    let mut j = 0;
-                    while j + 8 <= vis {
-                        dots::<S, W, 8>(
-                            qr,
-                            kp.add(j * stride * wb),
-                            stride,
-                            hd,
-                            geo.scale,
-                            &mut scores[j..j + 8],
-                        );
-                        j += 8;
-                    }
-                    while j + 4 <= vis {
-                        dots::<S, W, 4>(
-                            qr,
-                            kp.add(j * stride * wb),
-                            stride,
-                            hd,
-                            geo.scale,
-                            &mut scores[j..j + 4],
-                        );
-                        j += 4;
-                    }
-                    while j < vis {
-                        dots::<S, W, 1>(
-                            qr,
-                            kp.add(j * stride * wb),
-                            stride,
-                            hd,
-                            geo.scale,
-                            &mut scores[j..j + 1],
-                        );
-                        j += 1;
-                    }
-                }
-                // Whole vectors from here on: scores past `vis` are -inf (weight 0).
-                let vis_v = vis.div_ceil(S::N) * S::N;
-                scores[vis..vis_v].fill(f32::NEG_INFINITY);
-                // SAFETY: `scores[..vis_v]` is whole vectors (KEY_TILE is a multiple of N).
-                let tile_max = unsafe { max_of::<S>(&scores[..vis_v]) };
-                let m_new = st.m[r].max(tile_max);
-                let alpha = (st.m[r] - m_new).exp();
-                // SAFETY: as above.
-                unsafe { exp_shifted::<S>(&mut scores[..vis_v], m_new) };
-                // The denominator in key order (a vector sum would be as exact, but the SmolLM2
-                // reference test sits close to its tolerance: keep the order it was set with).
-                let mut lr = st.l[r] * alpha;
-                for &pj in &scores[..vis] {
-                    lr += pj;
-                }
-                st.l[r] = lr;
-                st.m[r] = m_new;
-                // SAFETY: acc row r is inside `acc` (nr·hd <= TASK_ACC_VALUES); values as keys above.
-                unsafe {
-                    accumulate_v::<S, W>(
-                        st.acc.as_mut_ptr().add(r * hd),
-                        alpha,
-                        &scores[..vis],
-                        vp,
-                        stride,
+                    score_rows::<S, F32W>(
+                        geo,
+                        q,
+                        rows,
+                        st,
+                        &tile,
+                        k_tile.as_ptr().cast(),
+                        v_tile.as_ptr().cast(),
                         hd,
-                    )
-                };
+                    );
+                } else {
+                    score_rows::<S, W>(geo, q, rows, st, &tile, kc, vc, kv_stride);
+                }
             }
             ts += tile_len;
         }
+    }
+}
+
+/// The keys of one tile: absolute positions `start..start + used`.
+struct Tile {
+    start: usize,
+    used: usize,
+}
+
+/// `dst[..hd] = src[..hd]` widened to f32 (a copy for f32; exact for f16 / bf16).
+///
+/// # Safety
+/// `src` has `hd` readable values of `W`; `dst` has `hd` writable f32.
+#[inline(always)]
+unsafe fn widen_row<S: Lanes, W: WeightFmt + Upcast>(src: *const u8, dst: *mut f32, hd: usize) {
+    // SAFETY: as the caller promised.
+    unsafe {
+        if W::BYTES == 4 {
+            std::ptr::copy_nonoverlapping(src, dst.cast::<u8>(), hd * 4);
+            return;
+        }
+        let hd_vec = hd / S::N * S::N;
+        let mut d = 0;
+        while d < hd_vec {
+            S::store(dst.add(d), S::load_w::<W>(src.add(d * W::BYTES)));
+            d += S::N;
+        }
+        for t in hd_vec..hd {
+            *dst.add(t) = W::scalar(src.add(t * W::BYTES));
+        }
+    }
+}
+
+/// One tile's online-softmax step for every row of the task: keys at `kp + j·stride` values and
+/// values at `vp + j·stride`, stored as `T`.
+///
+/// # Safety
+/// As [`run_partition`]; the tile's `used` keys and values are readable at those offsets.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn score_rows<S: Lanes, T: WeightFmt + Upcast>(
+    geo: &Geometry,
+    q: &[f32],
+    rows: &Rows,
+    st: &mut PartState,
+    tile: &Tile,
+    kp: *const u8,
+    vp: *const u8,
+    stride: usize,
+) {
+    let (hd, nr, wb) = (geo.head_dim, rows.nr, T::BYTES);
+    let (tile_start, used) = (tile.start, tile.used);
+    let qp = q.as_ptr();
+    let mut scores = [0f32; KEY_TILE];
+    for r in 0..nr {
+        let vis = (rows.pos(geo, r) + 1).saturating_sub(tile_start).min(used);
+        if vis == 0 {
+            continue;
+        }
+        // SAFETY: q row r is in bounds (validated shapes); keys j < vis <= used are at
+        // kp + j·stride values (the packed tile, or the cache rows base + j·kv_stride).
+        unsafe {
+            let qr = qp.add(rows.q_off(geo, r));
+            let mut j = 0;
+            while j + 8 <= vis {
+                dots::<S, T, 8>(
+                    qr,
+                    kp.add(j * stride * wb),
+                    stride,
+                    hd,
+                    geo.scale,
+                    &mut scores[j..j + 8],
+                );
+                j += 8;
+            }
+            while j + 4 <= vis {
+                dots::<S, T, 4>(
+                    qr,
+                    kp.add(j * stride * wb),
+                    stride,
+                    hd,
+                    geo.scale,
+                    &mut scores[j..j + 4],
+                );
+                j += 4;
+            }
+            while j < vis {
+                dots::<S, T, 1>(
+                    qr,
+                    kp.add(j * stride * wb),
+                    stride,
+                    hd,
+                    geo.scale,
+                    &mut scores[j..j + 1],
+                );
+                j += 1;
+            }
+        }
+        // Whole vectors from here on: scores past `vis` are -inf (weight 0).
+        let vis_v = vis.div_ceil(S::N) * S::N;
+        scores[vis..vis_v].fill(f32::NEG_INFINITY);
+        // SAFETY: `scores[..vis_v]` is whole vectors (KEY_TILE is a multiple of N).
+        let tile_max = unsafe { max_of::<S>(&scores[..vis_v]) };
+        let m_new = st.m[r].max(tile_max);
+        let alpha = (st.m[r] - m_new).exp();
+        // SAFETY: as above.
+        unsafe { exp_shifted::<S>(&mut scores[..vis_v], m_new) };
+        // The denominator in key order (a vector sum would be as exact, but the SmolLM2
+        // reference test sits close to its tolerance: keep the order it was set with).
+        let mut lr = st.l[r] * alpha;
+        for &pj in &scores[..vis] {
+            lr += pj;
+        }
+        st.l[r] = lr;
+        st.m[r] = m_new;
+        // SAFETY: acc row r is inside `acc` (nr·hd <= TASK_ACC_VALUES); values as keys above.
+        unsafe {
+            accumulate_v::<S, T>(
+                st.acc.as_mut_ptr().add(r * hd),
+                alpha,
+                &scores[..vis],
+                vp,
+                stride,
+                hd,
+            )
+        };
     }
 }
 
