@@ -16,6 +16,9 @@ pub struct EngineConfig {
     pub max_logprobs: usize,
     /// `n` above this is refused.
     pub max_n: usize,
+    /// Element type of the KV cache (f32, f16, bf16); `num_blocks` is counted in blocks whatever
+    /// it is.
+    pub kv_dtype: tensor::KvDtype,
 }
 
 impl Default for EngineConfig {
@@ -26,6 +29,7 @@ impl Default for EngineConfig {
             always_include_usage: false,
             max_logprobs: 20,
             max_n: 16,
+            kv_dtype: tensor::KvDtype::F32,
         }
     }
 }

@@ -125,7 +125,12 @@ pub fn spawn(
     let mut sched_cfg = cfg.scheduler.clone();
     sched_cfg.max_waiting = usize::MAX;
     let sched = Scheduler::new(sched_cfg)?;
-    let runner = Runner::new(model, cfg.scheduler.num_blocks, cfg.scheduler.block_size)?;
+    let runner = Runner::with_kv_dtype(
+        model,
+        cfg.scheduler.num_blocks,
+        cfg.scheduler.block_size,
+        cfg.kv_dtype,
+    )?;
 
     let shared = Arc::new(Shared {
         state: AtomicU8::new(RUNNING),

@@ -55,7 +55,17 @@ impl Runner {
     /// A runner whose cache has `num_blocks` blocks of `block_size` tokens for `model`'s
     /// `kv_spec()` (the scheduler's pool, block for block).
     pub fn new(model: Box<dyn Model>, num_blocks: usize, block_size: usize) -> Result<Self, Error> {
-        let kv = KvTensors::new(model.kv_spec(), num_blocks, block_size)
+        Self::with_kv_dtype(model, num_blocks, block_size, tensor::KvDtype::F32)
+    }
+
+    /// [`Runner::new`] with the cache stored as `kv_dtype`.
+    pub fn with_kv_dtype(
+        model: Box<dyn Model>,
+        num_blocks: usize,
+        block_size: usize,
+        kv_dtype: tensor::KvDtype,
+    ) -> Result<Self, Error> {
+        let kv = KvTensors::with_dtype(model.kv_spec(), num_blocks, block_size, kv_dtype)
             .map_err(|e| Error::Model(format!("building the KV cache: {e}")))?;
         let vocab = model.config().vocab_size;
         Ok(Self {

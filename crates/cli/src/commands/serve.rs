@@ -30,6 +30,10 @@ pub struct Args {
     /// KV cache size in MiB (default: 25% of available memory, at most 1024).
     #[arg(long)]
     pub kv_cache_mb: Option<usize>,
+    /// Element type of the KV cache: f32, f16 or bf16 (f16 halves the bytes attention reads;
+    /// llama.cpp's default).
+    #[arg(long = "kv-dtype", default_value_t = tensor::KvDtype::F16)]
+    pub kv_dtype: tensor::KvDtype,
     /// Tokens per KV block.
     #[arg(long, default_value_t = 16)]
     pub block_size: usize,
@@ -102,7 +106,7 @@ fn load_engine(path: &Path, args: &Args) -> Result<LoadedModel> {
     let bytes_per_block = loaded
         .model
         .kv_spec()
-        .bytes_per_token()
+        .bytes_per_token_as(args.kv_dtype)
         .saturating_mul(args.block_size)
         .max(1);
     let kv_mb = args.kv_cache_mb.unwrap_or_else(default_kv_cache_mb);
@@ -135,6 +139,7 @@ fn load_engine(path: &Path, args: &Args) -> Result<LoadedModel> {
         },
         threads,
         always_include_usage: args.always_include_usage,
+        kv_dtype: args.kv_dtype,
         ..EngineConfig::default()
     };
     let tokenizer = Arc::new(loaded.tokenizer);
