@@ -125,7 +125,13 @@ fn main() {
 fn tiers() {
     use quant::packed::{self, GroupKernels};
     let mut rng = Rng(3);
-    for ty in [GgmlType::Q4_1, GgmlType::Q8_0, GgmlType::Q4K, GgmlType::Q6K] {
+    for ty in [
+        GgmlType::Q4_1,
+        GgmlType::Q5_0,
+        GgmlType::Q8_0,
+        GgmlType::Q4K,
+        GgmlType::Q6K,
+    ] {
         let (m, k) = (
             1536,
             if matches!(ty, GgmlType::Q4K | GgmlType::Q6K) {
