@@ -240,6 +240,59 @@ def test_completions_stream_echo_n_and_stop(smol):
     assert [x.text for x in seeded[0]] == [x.text for x in seeded[1]]
 
 
+def test_echo_logprobs_rate_the_prompt_like_llamacpp(smol):
+    """`echo` with `logprobs`: the prompt's tokens lead the lists (the first with nulls). With the
+    reference prompt followed by llama.cpp's first greedy tokens as the prompt, those tokens are
+    rated as llama.cpp rated them when generating: the same top piece and log-probs within the
+    Q4_1 noise band of test_completion_matches_llamacpp; streaming carries the same lists,
+    several prompts interleaving with their own indices."""
+    case = load("smollm2-llamacpp/SmolLM2-135M-Instruct.Q4_1.json")[0]
+    k = 6
+    ids = case["prompt_tokens"] + case["generated_tokens"][:k]
+    pieces = case["prompt_pieces"] + [step[0][1] for step in case["top5"][:k]]
+    c = smol.client()
+    r = c.completions.create(model=SMOL_NAME, prompt=ids, max_tokens=3, temperature=0, echo=True,
+                             logprobs=5, extra_body={"ignore_eos": True})
+    ch = r.choices[0]
+    lp = ch.logprobs
+    n = len(ids)
+    assert len(lp.tokens) == len(lp.token_logprobs) == len(lp.top_logprobs) == len(lp.text_offset) == n + 3
+    assert lp.tokens[:n] == pieces
+    assert lp.token_logprobs[0] is None and lp.top_logprobs[0] is None
+    assert ch.text.startswith("".join(pieces))
+    assert lp.text_offset[0] == 0
+    assert all(b - a == len(t) for a, b, t in zip(lp.text_offset, lp.text_offset[1:], lp.tokens))
+    p0 = len(case["prompt_tokens"])
+    for j in range(k):
+        ours = lp.top_logprobs[p0 + j]
+        ref = case["top5"][j]
+        assert list(ours)[0] == ref[0][1] == lp.tokens[p0 + j]
+        assert abs(lp.token_logprobs[p0 + j] - ref[0][2]) < 0.75, (j, lp.token_logprobs[p0 + j], ref[0])
+        for _, piece, ref_lp in ref:
+            if piece in ours:
+                assert abs(ours[piece] - ref_lp) < 0.75, (j, piece, ours[piece], ref_lp)
+    # The completion after the echo = the same request without it.
+    plain = c.completions.create(model=SMOL_NAME, prompt=ids, max_tokens=3, temperature=0, logprobs=5,
+                                 extra_body={"ignore_eos": True}).choices[0]
+    assert lp.tokens[n:] == plain.logprobs.tokens
+    assert all(abs(a - b) < 1e-4 for a, b in zip(lp.token_logprobs[n:], plain.logprobs.token_logprobs))
+    # Streaming, two prompts: per index the same lists as whole responses.
+    other = case["prompt_tokens"]
+    whole = c.completions.create(model=SMOL_NAME, prompt=[ids, other], max_tokens=3, temperature=0, echo=True,
+                                 logprobs=2, extra_body={"ignore_eos": True}).choices
+    got = {0: ([], []), 1: ([], [])}
+    for chunk in c.completions.create(model=SMOL_NAME, prompt=[ids, other], max_tokens=3, temperature=0,
+                                      echo=True, logprobs=2, stream=True, extra_body={"ignore_eos": True}):
+        for x in chunk.choices:
+            if x.logprobs is not None:
+                got[x.index][0].extend(x.logprobs.tokens)
+                got[x.index][1].extend(x.logprobs.token_logprobs)
+    for w in whole:
+        assert got[w.index][0] == w.logprobs.tokens
+        assert got[w.index][1][0] is None
+        assert all(abs(a - b) < 1e-4 for a, b in zip(got[w.index][1][1:], w.logprobs.token_logprobs[1:]))
+
+
 def test_chat_logprobs_shape(smol):
     r = smol.client().chat.completions.create(
         model=SMOL_NAME, messages=[{"role": "user", "content": "Say hi"}], max_tokens=8, temperature=0,

@@ -14,7 +14,7 @@ use tokenizer::Tokenizer;
 
 use crate::choice_output::{ChoiceOutput, TokenEnd};
 use crate::handle::{Command, Shared, Submission, DEAD, STOPPED};
-use crate::request_group::RequestGroup;
+use crate::request_group::{PromptLogprobs, RequestGroup};
 use crate::runner::Runner;
 use crate::{
     EngineStats, Error, Event, FinishReason, NewRequest, RequestEvent, RequestId, Scheduler,
@@ -191,11 +191,21 @@ impl EngineLoop {
             stop_token_ids.extend_from_slice(&self.eos);
         }
         let num_prompt_tokens = req.prompt.len();
+        let prompt_logprobs = match (req.prompt_logprobs, req.prompt.first()) {
+            (Some(top_n), Some(&first_token)) => Some(PromptLogprobs {
+                top_n,
+                first_token,
+                entries: Vec::with_capacity(num_prompt_tokens.saturating_sub(1)),
+                sent: false,
+            }),
+            _ => None,
+        };
         let added = self.sched.add_request(NewRequest {
             prompt: req.prompt,
             max_tokens: req.max_tokens,
             priority: req.priority,
             stop_token_ids,
+            prompt_logprobs: prompt_logprobs.is_some(),
         });
         let id = match added {
             Ok(id) => id,
@@ -204,10 +214,9 @@ impl EngineLoop {
         let g = self.next_group;
         self.next_group += 1;
         self.owner.insert(id, (g, 0));
-        self.groups.insert(
-            g,
-            RequestGroup::new(tx, id, choices, num_prompt_tokens, submitted_at),
-        );
+        let mut group = RequestGroup::new(tx, id, choices, num_prompt_tokens, submitted_at);
+        group.prompt_logprobs = prompt_logprobs;
+        self.groups.insert(g, group);
     }
 
     /// One scheduler step through the model.
@@ -226,6 +235,27 @@ impl EngineLoop {
         self.stats.batched_tokens += out.num_batched_tokens() as u64;
         self.stats.block_copies += out.copies.len() as u64;
 
+        // Prompt logprobs: the logits at position q rate prompt token q + 1.
+        for (id, pos, row) in logits.prompt_rows() {
+            let Some(&(g, _)) = self.owner.get(&id) else {
+                continue;
+            };
+            let (Some(group), Some(req)) = (self.groups.get_mut(&g), self.sched.request(id)) else {
+                continue;
+            };
+            let (Some(pl), Some(&token)) =
+                (group.prompt_logprobs.as_mut(), req.prompt().get(pos + 1))
+            else {
+                continue;
+            };
+            let lp = sampling::logprobs(row, token, pl.top_n);
+            pl.entries.push(TokenLogprob {
+                token,
+                logprob: lp.chosen_logprob,
+                top: lp.top,
+            });
+        }
+
         // Sample every sequence that needs a token; fork choices 1.. off the first logits of
         // choice 0 (before `update_from_output`, which may finish choice 0).
         let mut sampled = Vec::with_capacity(logits.len());
@@ -243,6 +273,15 @@ impl EngineLoop {
             };
             let (token, lp) = choice.sample(row, req.prompt(), req.output());
             sampled.push((id, Some(token)));
+            // The prompt is done: its logprobs go before the first token.
+            if let Some(pl) = group.prompt_logprobs.as_mut().filter(|p| !p.sent) {
+                pl.sent = true;
+                let ev = Event::PromptLogprobs {
+                    first_token: pl.first_token,
+                    logprobs: std::mem::take(&mut pl.entries),
+                };
+                group.send(ev);
+            }
             logprobs.extend(lp.map(|lp| (id, lp)));
             if c != 0 || group.forked {
                 continue;

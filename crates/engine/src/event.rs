@@ -36,4 +36,11 @@ pub enum Event {
         usage: Usage,
     },
     Error(String),
+    /// The prompt tokens' log-probabilities (the request set `prompt_logprobs`): sent once,
+    /// before any `Token`. `logprobs[i]` belongs to prompt token `i + 1` (`log_softmax` of the
+    /// logits at position `i`); the first prompt token, `first_token`, has none.
+    PromptLogprobs {
+        first_token: u32,
+        logprobs: Vec<TokenLogprob>,
+    },
 }

@@ -56,6 +56,7 @@ impl Scheduler {
             num_inserted_blocks: 0,
             num_cached_prompt_tokens: p.num_cached_prompt_tokens,
             num_preemptions: 0,
+            prompt_logprobs_next: None,
         };
         let id = self.next_request_id();
         child.id = id;

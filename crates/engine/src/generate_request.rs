@@ -23,6 +23,11 @@ pub struct GenerateRequest {
     pub n: usize,
     /// Log-probabilities of each token and of this many most likely alternatives.
     pub logprobs: Option<usize>,
+    /// Log-probabilities of the prompt tokens and of this many most likely alternatives at
+    /// each prompt position (`Event::PromptLogprobs`). Their logits must be computed, so the
+    /// prefix cache does not serve this request's prompt (prefill is in chunks of at most
+    /// `PROMPT_LOGPROBS_CHUNK` tokens).
+    pub prompt_logprobs: Option<usize>,
     /// Lower value = more important; 0 by default.
     pub priority: i32,
     pub skip_special_tokens: bool,
@@ -41,6 +46,7 @@ impl GenerateRequest {
             ignore_eos: false,
             n: 1,
             logprobs: None,
+            prompt_logprobs: None,
             priority: 0,
             skip_special_tokens: true,
         }
@@ -74,11 +80,16 @@ impl GenerateRequest {
         if self.n == 0 || self.n > lim.max_n {
             return invalid(format!("n = {} must be in 1..={}", self.n, lim.max_n));
         }
-        if let Some(k) = self.logprobs.filter(|&k| k > lim.max_logprobs) {
-            return invalid(format!(
-                "logprobs = {k} exceeds the maximum of {}",
-                lim.max_logprobs
-            ));
+        for (name, k) in [
+            ("logprobs", self.logprobs),
+            ("prompt_logprobs", self.prompt_logprobs),
+        ] {
+            if let Some(k) = k.filter(|&k| k > lim.max_logprobs) {
+                return invalid(format!(
+                    "{name} = {k} exceeds the maximum of {}",
+                    lim.max_logprobs
+                ));
+            }
         }
         if self.stop_strings.iter().any(String::is_empty) {
             return invalid("stop strings must not be empty".into());

@@ -18,6 +18,7 @@
 //!         Event::Token { text, .. } => print!("{text}"),
 //!         Event::Finished { reason, usage, .. } => println!("\n{reason:?} {usage:?}"),
 //!         Event::Error(e) => eprintln!("{e}"),
+//!         Event::PromptLogprobs { .. } => {} // only with `req.prompt_logprobs`
 //!     }
 //! }
 //! print!("{}", engine.stats().render_prometheus("inferno"));
@@ -34,7 +35,7 @@
 //!     block_size: 4, num_blocks: 16, enable_prefix_cache: true, max_model_len: 64 };
 //! let mut s = Scheduler::new(cfg)?;
 //! let id = s.add_request(NewRequest { prompt: vec![1, 2, 3, 4, 5], max_tokens: 2,
-//!     priority: 0, stop_token_ids: vec![0] }).expect("admitted");
+//!     priority: 0, stop_token_ids: vec![0], prompt_logprobs: false }).expect("admitted");
 //! let step = s.schedule()?; // the whole prompt fits the budget: positions 0..5, logits
 //! assert_eq!(step.scheduled[0].range, 0..5);
 //! assert!(step.scheduled[0].needs_logits);
@@ -78,7 +79,9 @@ pub use handle::{spawn, EngineHandle, RequestStream};
 pub use kv::BlockCopy;
 pub use metrics::{EngineStats, FinishedCounts, Histogram};
 pub use output::{RequestEvent, ScheduledSeq, SchedulerOutput};
-pub use request::{FinishReason, NewRequest, Request, RequestId, RequestStatus, Usage};
+pub use request::{
+    FinishReason, NewRequest, Request, RequestId, RequestStatus, Usage, PROMPT_LOGPROBS_CHUNK,
+};
 pub use runner::{Runner, StepLogits};
 pub use scheduler::{Scheduler, SchedulerStats};
 pub use stop_strings::{StopScan, StopStrings};

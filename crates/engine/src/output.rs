@@ -25,6 +25,9 @@ pub struct ScheduledSeq {
     pub block_table: Vec<u32>,
     /// The step reaches the end of the known tokens: the last row's logits are sampled.
     pub needs_logits: bool,
+    /// Positions (within `range`) whose logits give prompt logprobs: position `q` gives the
+    /// log-probability of prompt token `q + 1`. Empty unless the request asked for them.
+    pub prompt_logprob_rows: Range<usize>,
 }
 
 impl ScheduledSeq {
@@ -68,6 +71,10 @@ impl fmt::Display for SchedulerOutput {
                 s.range.end,
                 if s.needs_logits { " +logits" } else { "" }
             )?;
+            if !s.prompt_logprob_rows.is_empty() {
+                let r = &s.prompt_logprob_rows;
+                write!(f, " +prompt logits [{}..{})", r.start, r.end)?;
+            }
         }
         for c in &self.copies {
             write!(f, "; copy {} -> {}", c.src, c.dst)?;

@@ -7,7 +7,8 @@ use crate::{Error, RequestId, Scheduler};
 impl Scheduler {
     /// On admission (empty table): shares the longest cached prefix of the request's known
     /// tokens, whole blocks only and never the last token (at least one token must be computed
-    /// to get logits); counts it as computed. Returns the tokens matched.
+    /// to get logits), nor a prompt token whose logits prompt logprobs still need; counts it as
+    /// computed. Returns the tokens matched.
     pub(crate) fn share_cached_prefix(&mut self, id: RequestId) -> Result<usize, Error> {
         let req = self
             .requests
@@ -16,10 +17,8 @@ impl Scheduler {
         if !self.cfg.enable_prefix_cache {
             return Ok(0);
         }
-        let lookup = req
-            .tokens
-            .get(..req.tokens.len().saturating_sub(1))
-            .unwrap_or(&[]);
+        let n = req.tokens.len().saturating_sub(1).min(req.max_cache_hit());
+        let lookup = req.tokens.get(..n).unwrap_or(&[]);
         let hit = self.tree.match_prefix(lookup);
         req.block_table.extend_shared(&mut self.pool, &hit.blocks)?;
         self.tree.pin(hit.node)?;

@@ -10,6 +10,7 @@
 //! `num_computed_tokens = 0`; its generated tokens are kept and recomputed with the prompt.
 
 use std::fmt;
+use std::ops::Range;
 
 use kv::{BlockTable, NodeId};
 
@@ -59,7 +60,16 @@ pub struct NewRequest {
     /// Sampling one of these ends the request with `FinishReason::Stop` (EOS ids and the
     /// request's `stop_token_ids`; empty with `ignore_eos`).
     pub stop_token_ids: Vec<u32>,
+    /// Compute the logits of every prompt position (`ScheduledSeq::prompt_logprob_rows`) for
+    /// the prompt tokens' log-probabilities. The prefix cache then serves only prompt tokens
+    /// whose logprobs are already computed (none at first), and prefill chunks hold at most
+    /// `PROMPT_LOGPROBS_CHUNK` tokens until the prompt is done.
+    pub prompt_logprobs: bool,
 }
+
+/// Tokens computed per step at most for a request whose prompt logprobs are pending: each
+/// needs a logits row of `vocab` floats.
+pub const PROMPT_LOGPROBS_CHUNK: usize = 64;
 
 /// Token counts for OpenAI's `usage`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -97,6 +107,9 @@ pub struct Request {
     /// Prompt tokens served from the prefix cache at the first admission; `None` before it.
     pub(crate) num_cached_prompt_tokens: Option<usize>,
     pub(crate) num_preemptions: usize,
+    /// With prompt logprobs: the next prompt position whose token's logprob is not computed
+    /// yet (from 1: the first token has none); `None` when done or not asked for.
+    pub(crate) prompt_logprobs_next: Option<usize>,
 }
 
 impl Request {
@@ -106,9 +119,10 @@ impl Request {
         new: NewRequest,
         block_table: BlockTable,
     ) -> Self {
+        let num_prompt_tokens = new.prompt.len();
         Self {
             id,
-            num_prompt_tokens: new.prompt.len(),
+            num_prompt_tokens,
             tokens: new.prompt,
             num_computed_tokens: 0,
             num_scheduled_tokens: 0,
@@ -122,6 +136,7 @@ impl Request {
             num_inserted_blocks: 0,
             num_cached_prompt_tokens: None,
             num_preemptions: 0,
+            prompt_logprobs_next: (new.prompt_logprobs && num_prompt_tokens > 1).then_some(1),
         }
     }
 
@@ -194,6 +209,47 @@ impl Request {
             completion_tokens: self.output().len(),
             cached_tokens: self.num_cached_prompt_tokens(),
         }
+    }
+
+    /// Whether prompt logprobs are asked for and not all computed yet.
+    pub fn prompt_logprobs_pending(&self) -> bool {
+        self.prompt_logprobs_next.is_some()
+    }
+
+    /// Tokens to compute in one step at most.
+    pub(crate) fn max_chunk(&self) -> usize {
+        if self.prompt_logprobs_next.is_some() {
+            PROMPT_LOGPROBS_CHUNK
+        } else {
+            usize::MAX
+        }
+    }
+
+    /// Tokens the prefix cache may serve: none whose prompt logprob is still to compute (the
+    /// logits at position `q` give the logprob of prompt token `q + 1`).
+    pub(crate) fn max_cache_hit(&self) -> usize {
+        self.prompt_logprobs_next
+            .map_or(usize::MAX, |next| next - 1)
+    }
+
+    /// The positions of `range` whose logits give pending prompt logprobs.
+    pub(crate) fn prompt_logprob_rows(&self, range: &Range<usize>) -> Range<usize> {
+        match self.prompt_logprobs_next {
+            Some(next) => {
+                let start = range.start.max(next - 1);
+                start..range.end.min(self.num_prompt_tokens - 1).max(start)
+            }
+            None => range.end..range.end,
+        }
+    }
+
+    /// The logits of `rows` were computed: their prompt logprobs are done.
+    pub(crate) fn prompt_logprobs_computed(&mut self, rows: &Range<usize>) {
+        if rows.is_empty() {
+            return;
+        }
+        let next = rows.end + 1;
+        self.prompt_logprobs_next = (next < self.num_prompt_tokens).then_some(next);
     }
 
     /// The order of admission and the reverse order of preemption: (priority, arrival, id).

@@ -7,7 +7,18 @@ use std::time::Instant;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::choice_output::ChoiceOutput;
-use crate::{Event, RequestId};
+use crate::{Event, RequestId, TokenLogprob};
+
+/// The prompt logprobs of a request that asked for them, gathered step by step.
+pub struct PromptLogprobs {
+    /// Alternatives per position.
+    pub top_n: usize,
+    pub first_token: u32,
+    /// `[prompt positions computed so far - 1]`: entry `i` for prompt token `i + 1`.
+    pub entries: Vec<TokenLogprob>,
+    /// `Event::PromptLogprobs` is sent.
+    pub sent: bool,
+}
 
 pub struct RequestGroup {
     pub tx: UnboundedSender<Event>,
@@ -22,6 +33,7 @@ pub struct RequestGroup {
     /// Choices 1.. exist.
     pub forked: bool,
     pub first_token_sent: bool,
+    pub prompt_logprobs: Option<PromptLogprobs>,
 }
 
 impl RequestGroup {
@@ -45,6 +57,7 @@ impl RequestGroup {
             submitted_at,
             admitted: false,
             first_token_sent: false,
+            prompt_logprobs: None,
         }
     }
 

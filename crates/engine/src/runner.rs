@@ -11,19 +11,23 @@ pub struct Runner {
     model: Box<dyn Model>,
     kv: KvTensors,
     batch: ForwardBatch,
-    /// The request owning each row of the last step's logits, in order.
+    /// The request owning each sampling row of the last step's logits, in order.
     row_ids: Vec<RequestId>,
+    /// The prompt-logprob rows of the last step, after the sampling rows: (request, position,
+    /// row in the batch).
+    prompt_rows: Vec<(RequestId, usize, usize)>,
     vocab: usize,
 }
 
 /// The logits of one step: row `i` (`[vocab]`) belongs to `ids()[i]`, in the order of the
-/// scheduled sequences that needed logits.
+/// scheduled sequences that needed logits; the prompt-logprob rows follow (`prompt_rows`).
 #[derive(Debug, Clone, Copy)]
 pub struct StepLogits<'a> {
     ids: &'a [RequestId],
-    /// `[ids.len(), vocab]`
+    /// `[ids.len() + prompt_rows.len(), vocab]`
     logits: &'a [f32],
     vocab: usize,
+    prompt_rows: &'a [(RequestId, usize, usize)],
 }
 
 impl<'a> StepLogits<'a> {
@@ -49,6 +53,20 @@ impl<'a> StepLogits<'a> {
     pub fn iter(&self) -> impl Iterator<Item = (RequestId, &'a [f32])> + '_ {
         (0..self.len()).filter_map(|i| self.row(i))
     }
+
+    /// `(request, position q, [vocab] logits at q)` of every prompt-logprob row
+    /// (`ScheduledSeq::prompt_logprob_rows`): they give the logprob of prompt token `q + 1`.
+    pub fn prompt_rows(&self) -> impl Iterator<Item = (RequestId, usize, &'a [f32])> + 'a {
+        let this = *self;
+        this.prompt_rows
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, &(id, pos, _))| {
+                let r = this.ids.len() + i;
+                let row = this.logits.get(r * this.vocab..(r + 1) * this.vocab)?;
+                Some((id, pos, row))
+            })
+    }
 }
 
 impl Runner {
@@ -73,6 +91,7 @@ impl Runner {
             kv,
             batch: ForwardBatch::default(),
             row_ids: Vec::new(),
+            prompt_rows: Vec::new(),
             vocab,
         })
     }
@@ -113,17 +132,18 @@ impl Runner {
                 ids: &self.row_ids,
                 logits: &[],
                 vocab: self.vocab,
+                prompt_rows: &[],
             });
         }
         let logits = self
             .model
             .forward(&self.batch, &mut self.kv)
             .map_err(|e| Error::Model(format!("forward of {out}: {e}")))?;
-        if logits.len() != self.row_ids.len() * self.vocab {
+        let rows = self.row_ids.len() + self.prompt_rows.len();
+        if logits.len() != rows * self.vocab {
             return Err(Error::Model(format!(
-                "forward returned {} logits for {} rows of {}",
+                "forward returned {} logits for {rows} rows of {}",
                 logits.len(),
-                self.row_ids.len(),
                 self.vocab
             )));
         }
@@ -131,6 +151,7 @@ impl Runner {
             ids: &self.row_ids,
             logits,
             vocab: self.vocab,
+            prompt_rows: &self.prompt_rows,
         })
     }
 
@@ -142,6 +163,7 @@ impl Runner {
         b.slot_mapping.clear();
         b.logits_rows.clear();
         self.row_ids.clear();
+        self.prompt_rows.clear();
         b.seqs.truncate(out.scheduled.len());
         b.seqs.resize_with(out.scheduled.len(), SeqSlice::default);
         for (seq, s) in b.seqs.iter_mut().zip(&out.scheduled) {
@@ -157,6 +179,13 @@ impl Runner {
                 b.logits_rows.push(b.tokens.len() - 1);
                 self.row_ids.push(s.id);
             }
+            for q in s.prompt_logprob_rows.clone() {
+                if let Some(offset) = q.checked_sub(s.range.start).filter(|&o| o < seq.n_tokens) {
+                    self.prompt_rows.push((s.id, q, seq.token_start + offset));
+                }
+            }
         }
+        b.logits_rows
+            .extend(self.prompt_rows.iter().map(|&(_, _, row)| row));
     }
 }

@@ -62,7 +62,7 @@ impl Scheduler {
                 {
                     continue;
                 }
-                let n_tokens = remaining.min(budget);
+                let n_tokens = remaining.min(budget).min(req.max_chunk());
                 match self.reserve_running(
                     id,
                     n_tokens,
@@ -192,7 +192,11 @@ impl Scheduler {
             }
             let matched = self.share_cached_prefix(id)?;
             let req = self.requests.get(&id).ok_or(Error::UnknownRequest { id })?;
-            let n_tokens = req.num_tokens().saturating_sub(matched).min(*budget);
+            let n_tokens = req
+                .num_tokens()
+                .saturating_sub(matched)
+                .min(*budget)
+                .min(req.max_chunk());
             let needed = req.block_table.blocks_needed(matched + n_tokens);
             let free = self.pool.num_free();
             // Evict only when that makes it fit: a request that waits anyway keeps the cache.
@@ -332,6 +336,7 @@ impl Scheduler {
         Ok(ScheduledSeq {
             id,
             needs_logits: range.end == req.tokens.len(),
+            prompt_logprob_rows: req.prompt_logprob_rows(&range),
             range,
             token_ids,
             positions,

@@ -158,6 +158,7 @@ impl Scheduler {
             }
             req.num_computed_tokens = s.range.end;
             req.num_scheduled_tokens = 0;
+            req.prompt_logprobs_computed(&s.prompt_logprob_rows);
             self.cache_computed_blocks(s.id)?;
             if !s.needs_logits {
                 continue;

@@ -104,6 +104,7 @@ fn add_request_rejects_full_queue_and_impossible_requests() {
         max_tokens,
         priority: 0,
         stop_token_ids: vec![],
+        prompt_logprobs: false,
     };
     s.add_request(req(4, 4)).unwrap();
     s.add_request(req(4, 4)).unwrap();
@@ -385,6 +386,7 @@ fn abort_between_schedule_and_update_skips_the_request() {
         max_tokens: 4,
         priority: 0,
         stop_token_ids: vec![],
+        prompt_logprobs: false,
     };
     let a = s.add_request(new(90)).unwrap();
     let b = s.add_request(new(91)).unwrap();
@@ -468,6 +470,7 @@ fn fork_needs_the_end_of_the_prompt_scheduled() {
             max_tokens: 3,
             priority: 0,
             stop_token_ids: vec![9],
+            prompt_logprobs: false,
         })
         .unwrap();
     assert!(

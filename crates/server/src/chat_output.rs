@@ -140,6 +140,8 @@ impl ChunkRenderer for ChatStreamRenderer {
                 }]));
                 out
             }
+            // Chat never asks for prompt logprobs.
+            Piece::PromptLogprobs { .. } => Vec::new(),
         }
     }
 
@@ -187,6 +189,7 @@ pub fn assemble(
                     *r = reason;
                 }
             }
+            Piece::PromptLogprobs { .. } => {}
         }
     }
     let choices = texts

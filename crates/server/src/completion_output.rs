@@ -1,5 +1,6 @@
 //! Text completion output (`text_completion`): stream chunks and whole responses, with `echo`
-//! (the prompt text first) and logprobs in the legacy completions shape.
+//! (the prompt text first; with `logprobs`, the prompt tokens' logprobs first too) and logprobs
+//! in the legacy completions shape.
 
 use std::sync::Arc;
 
@@ -7,7 +8,7 @@ use axum::body::Bytes;
 use tokenizer::Tokenizer;
 
 use crate::chat_output::ResponseMeta;
-use crate::logprobs::push_completion_token;
+use crate::logprobs::{completion_prompt, push_completion_token};
 use crate::openai_types::{Completion, CompletionChoice, CompletionLogprobs, Usage};
 use crate::progress::Piece;
 use crate::sse::data_frame;
@@ -21,6 +22,8 @@ pub struct CompletionStreamRenderer {
     /// Per choice: the character offset of the next token (for `text_offset`).
     offsets: Vec<usize>,
     logprobs: bool,
+    /// The echo chunks wait for the prompt logprobs (`echo` with `logprobs`).
+    prompt_logprobs: bool,
     include_usage: bool,
 }
 
@@ -31,6 +34,7 @@ impl CompletionStreamRenderer {
         tokenizer: Arc<Tokenizer>,
         echo: Vec<String>,
         logprobs: bool,
+        prompt_logprobs: bool,
         include_usage: bool,
     ) -> CompletionStreamRenderer {
         let offsets = echo.iter().map(|e| e.chars().count()).collect();
@@ -40,6 +44,7 @@ impl CompletionStreamRenderer {
             echo,
             offsets,
             logprobs,
+            prompt_logprobs,
             include_usage,
         }
     }
@@ -59,6 +64,9 @@ impl CompletionStreamRenderer {
 
 impl ChunkRenderer for CompletionStreamRenderer {
     fn start(&mut self) -> Vec<Bytes> {
+        if self.prompt_logprobs {
+            return Vec::new();
+        }
         self.echo
             .iter()
             .enumerate()
@@ -105,6 +113,28 @@ impl ChunkRenderer for CompletionStreamRenderer {
                 logprobs: None,
                 finish_reason: Some(reason),
             })],
+            // The echo chunk of each of the prompt's choices, with its logprobs.
+            Piece::PromptLogprobs {
+                indices,
+                first_token,
+                logprobs,
+            } => {
+                if !self.prompt_logprobs {
+                    return Vec::new();
+                }
+                let lps = completion_prompt(&self.tokenizer, first_token, &logprobs);
+                indices
+                    .filter_map(|index| {
+                        let text = self.echo.get(index)?.clone();
+                        Some(self.chunk(CompletionChoice {
+                            index,
+                            text,
+                            logprobs: Some(lps.clone()),
+                            finish_reason: None,
+                        }))
+                    })
+                    .collect()
+            }
         }
     }
 
@@ -157,6 +187,19 @@ pub fn assemble(
             Piece::Finished { index, reason } => {
                 if let Some(r) = reasons.get_mut(index) {
                     *r = reason;
+                }
+            }
+            Piece::PromptLogprobs {
+                indices,
+                first_token,
+                logprobs: rest,
+            } => {
+                let prompt = completion_prompt(tokenizer, first_token, &rest);
+                for i in indices {
+                    if let Some(out) = lps.get_mut(i) {
+                        let completion = std::mem::replace(out, prompt.clone());
+                        out.extend(completion);
+                    }
                 }
             }
         }

@@ -48,10 +48,40 @@ pub fn push_completion_token(
     out.text_offset.push(*offset);
     *offset += token.chars().count();
     out.tokens.push(token);
-    out.token_logprobs.push(json_logprob(lp.logprob));
+    out.token_logprobs.push(Some(json_logprob(lp.logprob)));
     let mut top = OrderedLogprobs::default();
     for &(id, l) in &lp.top {
         top.push(token_text(tok, id).0, json_logprob(l));
     }
-    out.top_logprobs.push(top);
+    out.top_logprobs.push(Some(top));
+}
+
+/// The echoed prompt's logprobs (`echo` with `logprobs`): `first_token` with `null`s, then
+/// `rest[i]` for prompt token `i + 1`; offsets from 0.
+pub fn completion_prompt(
+    tok: &Tokenizer,
+    first_token: u32,
+    rest: &[TokenLogprob],
+) -> CompletionLogprobs {
+    let mut out = CompletionLogprobs::default();
+    let (token, _) = token_text(tok, first_token);
+    let mut offset = token.chars().count();
+    out.text_offset.push(0);
+    out.tokens.push(token);
+    out.token_logprobs.push(None);
+    out.top_logprobs.push(None);
+    for lp in rest {
+        push_completion_token(&mut out, tok, lp, &mut offset);
+    }
+    out
+}
+
+impl CompletionLogprobs {
+    /// Appends `more` (the prompt's, then the completion's).
+    pub fn extend(&mut self, more: CompletionLogprobs) {
+        self.tokens.extend(more.tokens);
+        self.token_logprobs.extend(more.token_logprobs);
+        self.top_logprobs.extend(more.top_logprobs);
+        self.text_offset.extend(more.text_offset);
+    }
 }

@@ -160,12 +160,13 @@ pub struct CompletionChoice {
 }
 
 /// Legacy completions logprobs: parallel lists, `top_logprobs` as `{token: logprob}` objects
-/// (most likely first), `text_offset` in characters of the returned text.
+/// (most likely first), `text_offset` in characters of the returned text. With `echo` the
+/// prompt's tokens come first, the very first one with `null` logprob and top logprobs.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CompletionLogprobs {
     pub tokens: Vec<String>,
-    pub token_logprobs: Vec<f32>,
-    pub top_logprobs: Vec<OrderedLogprobs>,
+    pub token_logprobs: Vec<Option<f32>>,
+    pub top_logprobs: Vec<Option<OrderedLogprobs>>,
     pub text_offset: Vec<usize>,
 }
 

@@ -204,6 +204,7 @@ impl GenParams {
             ignore_eos: self.ignore_eos,
             n: self.n,
             logprobs,
+            prompt_logprobs: None,
             priority: self.priority,
             skip_special_tokens: self.skip_special_tokens,
         })

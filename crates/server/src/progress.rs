@@ -3,6 +3,8 @@
 //! (`prompt * n + choice`), usage is summed, and a stream that ends early or fails becomes an
 //! error instead of a silently short answer.
 
+use std::ops::Range;
+
 use engine::{Event, FinishReason, TokenLogprob};
 
 use crate::error::ApiError;
@@ -20,6 +22,13 @@ pub enum Piece {
         index: usize,
         /// `stop` or `length`.
         reason: &'static str,
+    },
+    /// A prompt's token logprobs (`Event::PromptLogprobs`), for its choices `indices`.
+    PromptLogprobs {
+        indices: Range<usize>,
+        first_token: u32,
+        /// Entry `i` for prompt token `i + 1`.
+        logprobs: Vec<TokenLogprob>,
     },
 }
 
@@ -98,6 +107,17 @@ impl Progress {
             Event::Error(msg) => Err(ApiError::internal(format!(
                 "the engine failed the request: {msg}"
             ))),
+            Event::PromptLogprobs {
+                first_token,
+                logprobs,
+            } => {
+                let first = index(0)?;
+                Ok(Piece::PromptLogprobs {
+                    indices: first..first + self.n,
+                    first_token,
+                    logprobs,
+                })
+            }
         }
     }
 

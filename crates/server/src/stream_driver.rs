@@ -243,6 +243,7 @@ mod tests {
             vec![match piece {
                 Piece::Token { text, .. } => Bytes::from(format!("t:{text}\n\n")),
                 Piece::Finished { reason, .. } => Bytes::from(format!("f:{reason}\n\n")),
+                Piece::PromptLogprobs { .. } => Bytes::from_static(b"p\n\n"),
             }]
         }
         fn usage(&mut self, usage: Usage) -> Bytes {
@@ -318,6 +319,7 @@ mod tests {
             .map(|p| match p {
                 Piece::Token { index, text, .. } => format!("{index}:{text}"),
                 Piece::Finished { index, .. } => format!("{index}:end"),
+                Piece::PromptLogprobs { .. } => "prompt".into(),
             })
             .collect();
         assert_eq!(texts, ["0:a1", "1:b1", "0:a2", "0:end", "1:b2", "1:end"]);

@@ -212,6 +212,7 @@ impl Harness {
             max_tokens,
             priority,
             stop_token_ids: stop,
+            prompt_logprobs: false,
         })?;
         self.runner.expected.insert(id, prompt.to_vec());
         Ok(id)

@@ -8,4 +8,5 @@ mod greedy;
 mod output;
 mod overload;
 mod prefix_cache;
+mod prompt_logprobs;
 mod support;

@@ -86,6 +86,7 @@ fn stop_string_split_across_tokens_never_leaks() {
                 ..
             } => finished = Some((reason, matched_stop, usage)),
             Event::Error(e) => panic!("{e}"),
+            Event::PromptLogprobs { .. } => panic!("prompt logprobs not asked for"),
         }
     }
     assert_eq!(

@@ -136,6 +136,8 @@ pub struct Choice {
     pub reason: Option<FinishReason>,
     pub matched_stop: Option<String>,
     pub usage: Usage,
+    /// Choice 0 only: `Event::PromptLogprobs` (first token, entries), when asked for.
+    pub prompt_logprobs: Option<(u32, Vec<TokenLogprob>)>,
 }
 
 impl Choice {
@@ -185,6 +187,18 @@ pub fn collect(mut s: RequestStream) -> Vec<Choice> {
                 c.usage = usage;
             }
             Event::Error(e) => panic!("engine error: {e}"),
+            Event::PromptLogprobs {
+                first_token,
+                logprobs,
+            } => {
+                grow(0, &mut choices, &mut done);
+                assert!(
+                    choices.iter().all(|c| c.tokens.is_empty()),
+                    "prompt logprobs after a token"
+                );
+                let old = choices[0].prompt_logprobs.replace((first_token, logprobs));
+                assert!(old.is_none(), "prompt logprobs twice");
+            }
         }
     }
     assert!(

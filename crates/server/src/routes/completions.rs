@@ -74,12 +74,6 @@ async fn handle(state: AppState, body: &[u8]) -> Result<Response, ApiError> {
             ),
         ));
     }
-    if echo && logprobs.is_some() {
-        return Err(ApiError::unsupported_field(
-            "logprobs",
-            "logprobs together with echo would need prompt logprobs, which are not implemented",
-        ));
-    }
     let add_special = f.take::<bool>("add_special_tokens")?.unwrap_or(true);
     let field = f
         .take::<PromptField>("prompt")
@@ -92,10 +86,17 @@ async fn handle(state: AppState, body: &[u8]) -> Result<Response, ApiError> {
         })?
         .ok_or_else(|| ApiError::invalid_field("prompt", "missing required field 'prompt'"))?;
     let prompts = tokenize_prompts(&model, field, add_special, echo).await?;
+    // `echo` with `logprobs`: the prompt's tokens are rated too (their logits are computed,
+    // so those prompts are not served from the prefix cache).
+    let prompt_logprobs = logprobs.filter(|_| echo);
     let reqs = prompts
         .iter()
-        .map(|p| params.request(p.ids.clone(), "prompt", model.max_model_len, logprobs))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|p| {
+            let mut req = params.request(p.ids.clone(), "prompt", model.max_model_len, logprobs)?;
+            req.prompt_logprobs = prompt_logprobs;
+            Ok(req)
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
     let streams = submit_all(&model, reqs)?;
     let echo_texts: Vec<String> = prompts
         .iter()
@@ -114,6 +115,7 @@ async fn handle(state: AppState, body: &[u8]) -> Result<Response, ApiError> {
             model.tokenizer.clone(),
             echo_texts,
             logprobs.is_some(),
+            prompt_logprobs.is_some(),
             include_usage,
         );
         let (tx, body) = sse::channel();

@@ -367,6 +367,106 @@ fn echo_puts_the_prompt_first() {
     assert_eq!(text, format!("{}{}", p.text, p.decoded));
 }
 
+/// `echo` with `logprobs`: the prompt's tokens lead the legacy lists, the first with `null`s;
+/// at every other prompt position the top logprobs differ as HF's top logits do
+/// (`expected.json` topk); offsets run over the echoed text; the completion's entries are those
+/// of the same request without `echo`; streaming gives the same lists, the prompt's first.
+#[test]
+fn echo_with_logprobs_rates_the_prompt() {
+    let s = TestServer::started(server_config());
+    let p = &ref_prompts()[0];
+    let exp = expected();
+    let topk = exp["prompts"][0]["topk"].as_array().expect("topk").clone();
+    let n = p.ids.len();
+    let mut body = greedy_completion(json!(p.text));
+    body["max_tokens"] = json!(4);
+    body["logprobs"] = json!(2);
+    let plain = post(s.addr, "/v1/completions", &body).json();
+    body["echo"] = json!(true);
+    let v = post(s.addr, "/v1/completions", &body).json();
+    let c = &v["choices"][0];
+    let lp = &c["logprobs"];
+    let list = |k: &str| lp[k].as_array().expect(k).clone();
+    let (tokens, lps, tops, offsets) = (
+        list("tokens"),
+        list("token_logprobs"),
+        list("top_logprobs"),
+        list("text_offset"),
+    );
+    assert_eq!(tokens.len(), n + 4);
+    assert_eq!(
+        (lps.len(), tops.len(), offsets.len()),
+        (n + 4, n + 4, n + 4)
+    );
+    assert!(lps[0].is_null() && tops[0].is_null(), "{lp}");
+    let prompt_text: String = tokens[..n].iter().filter_map(Value::as_str).collect();
+    assert_eq!(prompt_text, p.text);
+    let completion = plain["choices"][0]["text"].as_str().expect("text");
+    assert_eq!(c["text"], format!("{}{completion}", p.text));
+    let mut at = 0;
+    for (i, t) in tokens.iter().enumerate() {
+        assert_eq!(offsets[i], at, "offset {i}");
+        at += t.as_str().expect("token").chars().count() as u64;
+    }
+    for q in 1..n {
+        let top = tops[q].as_object().expect("a {token: logprob} object");
+        // (serde_json's map sorts its keys: order by value)
+        let mut vals: Vec<f64> = top.values().filter_map(Value::as_f64).collect();
+        vals.sort_by(|a, b| b.total_cmp(a));
+        assert_eq!(vals.len(), 2, "position {q}: {top:?}");
+        let hf: Vec<f64> = topk[q - 1]["values"]
+            .as_array()
+            .expect("values")
+            .iter()
+            .filter_map(Value::as_f64)
+            .collect();
+        // HF logits agree with ours within 1e-4: a difference of two within 2e-4.
+        let (ours, theirs) = (vals[1] - vals[0], hf[1] - hf[0]);
+        assert!(
+            (ours - theirs).abs() <= 2e-4,
+            "position {q}: {ours} vs {theirs}"
+        );
+        let chosen = lps[q].as_f64().expect("logprob");
+        assert!(chosen <= vals[0] + 1e-6, "position {q}");
+    }
+    let plain_lp = &plain["choices"][0]["logprobs"];
+    assert_eq!(
+        tokens[n..],
+        plain_lp["tokens"].as_array().expect("tokens")[..]
+    );
+    for (i, want) in plain_lp["token_logprobs"]
+        .as_array()
+        .expect("lps")
+        .iter()
+        .enumerate()
+    {
+        let (a, b) = (lps[n + i].as_f64(), want.as_f64());
+        assert!(
+            a.zip(b).is_some_and(|(a, b)| (a - b).abs() <= 1e-4),
+            "{a:?} {b:?}"
+        );
+    }
+
+    // Streaming: the echo chunk carries the prompt's lists, then the completion's follow.
+    body["stream"] = json!(true);
+    let chunks = stream_chunks(&post(s.addr, "/v1/completions", &body));
+    let first = &chunks[0]["choices"][0];
+    assert_eq!(first["text"], p.text.as_str());
+    assert_eq!(
+        first["logprobs"]["tokens"].as_array().map(Vec::len),
+        Some(n)
+    );
+    let mut streamed: Vec<Value> = Vec::new();
+    let mut streamed_offsets: Vec<Value> = Vec::new();
+    for ch in &chunks {
+        let l = &ch["choices"][0]["logprobs"];
+        streamed.extend(l["tokens"].as_array().cloned().unwrap_or_default());
+        streamed_offsets.extend(l["text_offset"].as_array().cloned().unwrap_or_default());
+    }
+    assert_eq!(streamed, tokens);
+    assert_eq!(streamed_offsets, offsets);
+}
+
 /// Seeded sampling repeats; `n` choices of one seeded request differ from each other's seeds
 /// but each equals the same request again.
 #[test]

@@ -341,7 +341,6 @@ fn request_errors_have_openai_shape_and_status() {
     for (patch, param) in [
         (json!({"suffix": "end"}), "suffix"),
         (json!({"best_of": 3}), "best_of"),
-        (json!({"echo": true, "logprobs": 2}), "logprobs"),
         (json!({"logprobs": 50}), "logprobs"),
         (json!({"prompt": []}), "prompt"),
         (json!({"prompt": [1, "a"]}), "prompt"),
