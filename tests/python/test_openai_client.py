@@ -243,8 +243,9 @@ def test_completions_stream_echo_n_and_stop(smol):
 def test_echo_logprobs_rate_the_prompt_like_llamacpp(smol):
     """`echo` with `logprobs`: the prompt's tokens lead the lists (the first with nulls). With the
     reference prompt followed by llama.cpp's first greedy tokens as the prompt, those tokens are
-    rated as llama.cpp rated them when generating: the same top piece and log-probs within the
-    Q4_1 noise band of test_completion_matches_llamacpp; streaming carries the same lists,
+    rated as llama.cpp rated them when generating: log-probs within the Q4_1 noise band of
+    test_completion_matches_llamacpp (0.75), the same top piece where llama.cpp's top-2 margin
+    is wider than that band; streaming carries the same lists,
     several prompts interleaving with their own indices."""
     case = load("smollm2-llamacpp/SmolLM2-135M-Instruct.Q4_1.json")[0]
     k = 6
@@ -266,7 +267,10 @@ def test_echo_logprobs_rate_the_prompt_like_llamacpp(smol):
     for j in range(k):
         ours = lp.top_logprobs[p0 + j]
         ref = case["top5"][j]
-        assert list(ours)[0] == ref[0][1] == lp.tokens[p0 + j]
+        assert lp.tokens[p0 + j] == ref[0][1]
+        # The top piece is compared where llama.cpp's top-2 margin exceeds the noise band.
+        if ref[0][2] - ref[1][2] > 0.75:
+            assert list(ours)[0] == ref[0][1], (j, ours, ref)
         assert abs(lp.token_logprobs[p0 + j] - ref[0][2]) < 0.75, (j, lp.token_logprobs[p0 + j], ref[0])
         for _, piece, ref_lp in ref:
             if piece in ours:
