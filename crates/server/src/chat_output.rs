@@ -9,11 +9,12 @@ use tokenizer::Tokenizer;
 
 use crate::logprobs::chat_token;
 use crate::openai_types::{
-    ChatChoice, ChatChunk, ChatChunkChoice, ChatCompletion, ChatDelta, ChatLogprobs, ChatMessage,
-    Usage,
+    unix_now, ChatChoice, ChatChunk, ChatChunkChoice, ChatCompletion, ChatDelta, ChatLogprobs,
+    ChatMessage, Usage,
 };
 use crate::progress::Piece;
 use crate::reasoning::ReasoningSplitter;
+use crate::request_id::new_id;
 use crate::sse::data_frame;
 use crate::stream_driver::ChunkRenderer;
 
@@ -23,6 +24,17 @@ pub struct ResponseMeta {
     pub id: String,
     pub created: u64,
     pub model: String,
+}
+
+impl ResponseMeta {
+    /// A new id with `prefix` (`chatcmpl`, `cmpl`), created now.
+    pub fn new(prefix: &str, model: &str) -> ResponseMeta {
+        ResponseMeta {
+            id: new_id(prefix),
+            created: unix_now(),
+            model: model.to_string(),
+        }
+    }
 }
 
 pub struct ChatStreamRenderer {

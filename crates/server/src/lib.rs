@@ -17,6 +17,7 @@ mod completion_output;
 mod config;
 mod error;
 mod event_source;
+mod generation;
 mod http_metrics;
 mod logprobs;
 mod model_field;

@@ -8,18 +8,14 @@ use crate::body::RawBody;
 use crate::chat_output::{assemble, ChatStreamRenderer, ResponseMeta};
 use crate::chat_prompt::ChatPrompt;
 use crate::error::ApiError;
-use crate::model_field::check_model;
-use crate::openai_types::unix_now;
-use crate::params::{GenParams, Limits};
+use crate::generation::{include_usage, parse_generation, stream_response};
 use crate::progress::Progress;
 use crate::reasoning::ReasoningSplitter;
 use crate::request_fields::Fields;
-use crate::request_id::new_id;
-use crate::sse;
 use crate::state::AppState;
-use crate::stream_driver::{collect, drive, StreamSetup};
+use crate::stream_driver::collect;
 use crate::submit::submit_all;
-use crate::unsupported::{reject_unsupported, Endpoint};
+use crate::unsupported::Endpoint;
 
 pub async fn chat_completions(State(state): State<AppState>, RawBody(body): RawBody) -> Response {
     match handle(state, &body).await {
@@ -29,31 +25,16 @@ pub async fn chat_completions(State(state): State<AppState>, RawBody(body): RawB
 }
 
 async fn handle(state: AppState, body: &[u8]) -> Result<Response, ApiError> {
-    let model = state.model()?;
-    let f = Fields::parse(body)?;
-    let served = &state.config().model_name;
-    check_model(&f, served, true)?;
-    reject_unsupported(&f, Endpoint::Chat)?;
-    let params = GenParams::parse(
-        &f,
-        &Limits {
-            vocab_size: model.vocab_size,
-            max_n: model.max_n,
-        },
-    )?;
+    let (model, f, params) = parse_generation(&state, body, Endpoint::Chat)?;
     let logprobs = chat_logprobs(&f, model.max_logprobs)?;
     let (text, prompt) = ChatPrompt::parse(&f)?.tokenize(&model).await?;
     let splitter = ReasoningSplitter::for_prompt(model.reasoning, &text);
     let req = params.request(prompt, "messages", model.max_model_len, logprobs)?;
     let streams = submit_all(&model, vec![req])?;
-    let meta = ResponseMeta {
-        id: new_id("chatcmpl"),
-        created: unix_now(),
-        model: served.clone(),
-    };
+    let meta = ResponseMeta::new("chatcmpl", &state.config().model_name);
     let progress = Progress::new(1, params.n);
     if params.stream {
-        let include_usage = params.include_usage || state.config().always_include_usage;
+        let include_usage = include_usage(&state, &params);
         let renderer = ChatStreamRenderer::new(
             meta,
             model.tokenizer.clone(),
@@ -62,13 +43,13 @@ async fn handle(state: AppState, body: &[u8]) -> Result<Response, ApiError> {
             logprobs.is_some(),
             include_usage,
         );
-        let (tx, body) = sse::channel();
-        let setup = StreamSetup {
+        return Ok(stream_response(
+            &state,
+            streams,
+            progress,
+            renderer,
             include_usage,
-            keep_alive: state.config().keep_alive_interval,
-        };
-        tokio::spawn(drive(streams, progress, renderer, setup, tx));
-        return Ok(sse::response(body));
+        ));
     }
     let (pieces, usage) = collect(streams, progress).await?;
     let out = assemble(

@@ -13,17 +13,12 @@ use crate::body::RawBody;
 use crate::chat_output::ResponseMeta;
 use crate::completion_output::{assemble, CompletionStreamRenderer};
 use crate::error::ApiError;
-use crate::model_field::check_model;
-use crate::openai_types::unix_now;
-use crate::params::{GenParams, Limits};
+use crate::generation::{include_usage, parse_generation, stream_response};
 use crate::progress::Progress;
-use crate::request_fields::Fields;
-use crate::request_id::new_id;
-use crate::sse;
 use crate::state::{AppState, Model};
-use crate::stream_driver::{collect, drive, StreamSetup};
+use crate::stream_driver::collect;
 use crate::submit::submit_all;
-use crate::unsupported::{reject_unsupported, Endpoint};
+use crate::unsupported::Endpoint;
 
 /// Most prompts in one request.
 pub const MAX_PROMPTS: usize = 64;
@@ -51,18 +46,7 @@ pub async fn completions(State(state): State<AppState>, RawBody(body): RawBody) 
 }
 
 async fn handle(state: AppState, body: &[u8]) -> Result<Response, ApiError> {
-    let model = state.model()?;
-    let f = Fields::parse(body)?;
-    let served = &state.config().model_name;
-    check_model(&f, served, true)?;
-    reject_unsupported(&f, Endpoint::Completions)?;
-    let params = GenParams::parse(
-        &f,
-        &Limits {
-            vocab_size: model.vocab_size,
-            max_n: model.max_n,
-        },
-    )?;
+    let (model, f, params) = parse_generation(&state, body, Endpoint::Completions)?;
     let echo = f.take::<bool>("echo")?.unwrap_or(false);
     let logprobs = f.take::<usize>("logprobs")?;
     if let Some(k) = logprobs.filter(|&k| k > model.max_logprobs) {
@@ -102,14 +86,10 @@ async fn handle(state: AppState, body: &[u8]) -> Result<Response, ApiError> {
         .iter()
         .flat_map(|p| std::iter::repeat_n(p.text.clone(), params.n))
         .collect();
-    let meta = ResponseMeta {
-        id: new_id("cmpl"),
-        created: unix_now(),
-        model: served.clone(),
-    };
+    let meta = ResponseMeta::new("cmpl", &state.config().model_name);
     let progress = Progress::new(prompts.len(), params.n);
     if params.stream {
-        let include_usage = params.include_usage || state.config().always_include_usage;
+        let include_usage = include_usage(&state, &params);
         let renderer = CompletionStreamRenderer::new(
             meta,
             model.tokenizer.clone(),
@@ -118,13 +98,13 @@ async fn handle(state: AppState, body: &[u8]) -> Result<Response, ApiError> {
             prompt_logprobs.is_some(),
             include_usage,
         );
-        let (tx, body) = sse::channel();
-        let setup = StreamSetup {
+        return Ok(stream_response(
+            &state,
+            streams,
+            progress,
+            renderer,
             include_usage,
-            keep_alive: state.config().keep_alive_interval,
-        };
-        tokio::spawn(drive(streams, progress, renderer, setup, tx));
-        return Ok(sse::response(body));
+        ));
     }
     let (pieces, usage) = collect(streams, progress).await?;
     let out = assemble(
