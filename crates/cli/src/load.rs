@@ -15,7 +15,10 @@ pub struct Loaded {
     pub tokenizer: Tokenizer,
     pub template: Option<ChatTemplate>,
     pub config: ModelConfig,
+    /// Whole `load`: opening, tokenizer and template, weights.
     pub load_time: std::time::Duration,
+    /// The `models::load` part of it (checking, interleaving the quantized weights).
+    pub weights_time: std::time::Duration,
 }
 
 /// The tokenizer of a model (GGUF vocab or tokenizer.json), without loading the weights.
@@ -27,23 +30,44 @@ pub fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
     }
 }
 
+/// Loads the model at `path` on `threads` threads. The tokenizer and chat template are built on
+/// another thread meanwhile (parsing a large vocabulary takes about as long as packing the
+/// weights of a small model).
 pub fn load(path: &Path, threads: usize) -> Result<Loaded> {
     let start = Instant::now();
-    let (source, config, tokenizer, template): (Box<dyn WeightSource>, _, _, _) = if path.is_dir() {
+    if path.is_dir() {
         let dir = HfModelDir::open(path)?;
         let config = dir.config().clone();
-        let (tokenizer, template) = hf_text_side(&dir, path)?;
-        (Box::new(dir), config, tokenizer, template)
+        load_from(
+            &dir,
+            config,
+            || hf_text_side(&dir, path),
+            path,
+            threads,
+            start,
+        )
     } else {
         let gguf = GgufFile::open(path)?;
         let config = ModelConfig::from_gguf(&gguf)?;
-        let tokenizer = gguf_tokenizer(&gguf)?;
-        let template = match gguf.get_str("tokenizer.chat_template") {
-            Some(src) => Some(template_with_specials(src, &tokenizer)?),
-            None => None,
-        };
-        (Box::new(gguf), config, tokenizer, template)
-    };
+        load_from(
+            &gguf,
+            config,
+            || gguf_text_side(&gguf),
+            path,
+            threads,
+            start,
+        )
+    }
+}
+
+fn load_from<S: WeightSource + Sync>(
+    source: &S,
+    config: ModelConfig,
+    text_side: impl FnOnce() -> Result<(Tokenizer, Option<ChatTemplate>)> + Send,
+    path: &Path,
+    threads: usize,
+    start: Instant,
+) -> Result<Loaded> {
     tracing::info!(?config, "loading model");
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template("loading {msg} [{bar:30}] {pos}/{len} tensors")
@@ -54,18 +78,38 @@ pub fn load(path: &Path, threads: usize) -> Result<Loaded> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
     );
-    let model = models::load(source.as_ref(), &config, threads, &mut |done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    })?;
+    let (model, text, weights_time) = std::thread::scope(|s| {
+        let text = s.spawn(text_side);
+        let weights_start = Instant::now();
+        let model = models::load(source, &config, threads, &mut |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        });
+        let weights_time = weights_start.elapsed();
+        let text = text
+            .join()
+            .unwrap_or_else(|_| Err(anyhow!("the tokenizer thread panicked")));
+        (model, text, weights_time)
+    });
     bar.finish_and_clear();
+    let (tokenizer, template) = text?;
     Ok(Loaded {
-        model,
+        model: model?,
         tokenizer,
         template,
         config,
         load_time: start.elapsed(),
+        weights_time,
     })
+}
+
+fn gguf_text_side(gguf: &GgufFile) -> Result<(Tokenizer, Option<ChatTemplate>)> {
+    let tokenizer = gguf_tokenizer(gguf)?;
+    let template = match gguf.get_str("tokenizer.chat_template") {
+        Some(src) => Some(template_with_specials(src, &tokenizer)?),
+        None => None,
+    };
+    Ok((tokenizer, template))
 }
 
 fn hf_text_side(dir: &HfModelDir, path: &Path) -> Result<(Tokenizer, Option<ChatTemplate>)> {

@@ -1,8 +1,8 @@
 //! One sequence driven through the model with a paged KV cache: feed tokens (chunked prefill), read
 //! the logits of the last one, keep the cache between turns and reuse the longest common prefix.
 
-use anyhow::{bail, Result};
-use models::{ForwardBatch, KvTensors, Model, SeqSlice};
+use anyhow::{anyhow, bail, Result};
+use models::{ForwardBatch, KvTensors, Model};
 
 /// Tokens per KV block.
 const BLOCK_SIZE: usize = 16;
@@ -71,7 +71,7 @@ impl Session {
         let chunks: Vec<&[u32]> = tokens.chunks(PREFILL_CHUNK).collect();
         let last = chunks.len() - 1;
         for (i, chunk) in chunks.into_iter().enumerate() {
-            self.fill_batch(chunk, i == last);
+            self.fill_batch(chunk, i == last)?;
             self.cached.extend_from_slice(chunk);
             if i != last {
                 self.model.forward(&self.batch, &mut self.kv)?;
@@ -81,35 +81,18 @@ impl Session {
     }
 
     /// Builds the batch for `chunk` placed after the cached tokens, reusing the batch's buffers.
-    fn fill_batch(&mut self, chunk: &[u32], want_logits: bool) {
+    fn fill_batch(&mut self, chunk: &[u32], want_logits: bool) -> Result<()> {
         let start = self.cached.len();
-        let b = &mut self.batch;
-        b.tokens.clear();
-        b.tokens.extend_from_slice(chunk);
-        b.positions.clear();
-        b.positions
-            .extend((start..start + chunk.len()).map(|p| p as u32));
-        b.slot_mapping.clear();
-        b.slot_mapping.extend((start..start + chunk.len()).map(|p| {
-            self.block_table[p / BLOCK_SIZE] * BLOCK_SIZE as u32 + (p % BLOCK_SIZE) as u32
-        }));
-        let ctx_len = start + chunk.len();
-        let n_blocks = ctx_len.div_ceil(BLOCK_SIZE);
-        if b.seqs.len() != 1 {
-            b.seqs.clear();
-            b.seqs.push(SeqSlice::default());
-        }
-        if let Some(seq) = b.seqs.first_mut() {
-            seq.token_start = 0;
-            seq.n_tokens = chunk.len();
-            seq.ctx_len = ctx_len;
-            seq.block_table.clear();
-            seq.block_table
-                .extend_from_slice(&self.block_table[..n_blocks]);
-        }
-        b.logits_rows.clear();
-        if want_logits {
-            b.logits_rows.push(chunk.len() - 1);
-        }
+        let n_blocks = (start + chunk.len()).div_ceil(BLOCK_SIZE);
+        let table = self.block_table.get(..n_blocks).ok_or_else(|| {
+            anyhow!(
+                "{n_blocks} blocks needed, the pool has {}",
+                self.block_table.len()
+            )
+        })?;
+        self.batch.clear();
+        self.batch
+            .push_seq(chunk, start, table, BLOCK_SIZE, want_logits)?;
+        Ok(())
     }
 }

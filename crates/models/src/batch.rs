@@ -19,7 +19,11 @@ pub struct SeqSlice {
 
 /// The input of `Model::forward`. Sequences tile the token rows in order: sequence `s` owns rows
 /// `seqs[s].token_start .. + n_tokens`, and the first sequence starts at row 0.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// Built with [`ForwardBatch::clear`] + [`ForwardBatch::push_seq`] each step, it allocates nothing
+/// once its buffers have grown: `clear` keeps the sequences' block-table vectors for the next
+/// `push_seq` calls.
+#[derive(Clone, Debug, Default)]
 pub struct ForwardBatch {
     /// `[n_tokens]` token ids, all sequences concatenated.
     pub tokens: Vec<u32>,
@@ -30,21 +34,41 @@ pub struct ForwardBatch {
     pub slot_mapping: Vec<u32>,
     /// Rows of `tokens` whose logits are returned, in this order (may be empty).
     pub logits_rows: Vec<usize>,
+    /// Emptied block-table vectors of cleared sequences, reused by `push_seq`.
+    spare_tables: Vec<Vec<u32>>,
 }
 
+/// Equal batches describe the same work (the spare buffers do not count).
+impl PartialEq for ForwardBatch {
+    fn eq(&self, other: &Self) -> bool {
+        self.tokens == other.tokens
+            && self.positions == other.positions
+            && self.seqs == other.seqs
+            && self.slot_mapping == other.slot_mapping
+            && self.logits_rows == other.logits_rows
+    }
+}
+
+impl Eq for ForwardBatch {}
+
 impl ForwardBatch {
-    /// Empties the batch, keeping its buffers.
+    /// Empties the batch, keeping its buffers (the block tables' too, for `push_seq`).
     pub fn clear(&mut self) {
         self.tokens.clear();
         self.positions.clear();
-        self.seqs.clear();
+        for seq in self.seqs.drain(..) {
+            let mut table = seq.block_table;
+            table.clear();
+            self.spare_tables.push(table);
+        }
         self.slot_mapping.clear();
         self.logits_rows.clear();
     }
 
     /// Appends a sequence whose first `n_cached` tokens already have K/V in the cache and whose next
     /// tokens are `new_tokens`. Fills positions and slots from `block_table`; when `want_logits`, the
-    /// last new token's row is added to `logits_rows`.
+    /// last new token's row is added to `logits_rows`. The sequence's copy of `block_table` reuses
+    /// a vector kept by `clear` when there is one.
     pub fn push_seq(
         &mut self,
         new_tokens: &[u32],
@@ -73,11 +97,13 @@ impl ForwardBatch {
             self.positions.push(pos32);
             self.slot_mapping.push(slot);
         }
+        let mut table = self.spare_tables.pop().unwrap_or_default();
+        table.extend_from_slice(block_table);
         self.seqs.push(SeqSlice {
             token_start,
             n_tokens: new_tokens.len(),
             ctx_len,
-            block_table: block_table.to_vec(),
+            block_table: table,
         });
         if want_logits {
             self.logits_rows.push(self.tokens.len() - 1);
@@ -221,6 +247,29 @@ mod tests {
         assert_eq!(b.seqs[1].token_start, 3);
         assert_eq!(b.seqs[1].ctx_len, 5);
         b.validate(6, 2).unwrap();
+    }
+
+    #[test]
+    fn clear_then_push_seq_reuses_the_block_tables() {
+        let mut b = two_seqs();
+        let ptrs: Vec<*const u32> = b.seqs.iter().map(|s| s.block_table.as_ptr()).collect();
+        b.clear();
+        assert_eq!(
+            b,
+            ForwardBatch::default(),
+            "cleared = empty, spares do not count"
+        );
+        b.push_seq(&[4], 3, &[1, 0], 2, true).unwrap();
+        b.push_seq(&[8, 9], 0, &[2], 2, false).unwrap();
+        assert!(ptrs.contains(&b.seqs[0].block_table.as_ptr()));
+        assert!(ptrs.contains(&b.seqs[1].block_table.as_ptr()));
+        // The same batch as one built from scratch.
+        let mut fresh = ForwardBatch::default();
+        fresh.push_seq(&[4], 3, &[1, 0], 2, true).unwrap();
+        fresh.push_seq(&[8, 9], 0, &[2], 2, false).unwrap();
+        assert_eq!(b, fresh);
+        assert_eq!(b.slot_mapping, vec![1, 4, 5]);
+        b.validate(3, 2).unwrap();
     }
 
     #[test]

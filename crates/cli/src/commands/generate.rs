@@ -31,6 +31,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    let started = Instant::now();
     let path = paths::resolve_model(args.model.model.clone())?;
     let loaded = load::load(&path, args.model.threads())?;
     let prompt_ids = loaded.tokenizer.encode(&args.prompt, true);
@@ -45,7 +46,9 @@ pub fn run(args: Args) -> Result<()> {
             args.max_tokens
         );
     }
+    let session_start = Instant::now();
     let mut session = Session::new(loaded.model, ctx)?;
+    let session_time = session_start.elapsed();
     let mut sampler = Sampler::new(args.sampling.config())?;
     let eos = loaded.tokenizer.eos_ids();
     let mut decoder = IncrementalDecoder::new(&loaded.tokenizer);
@@ -65,7 +68,7 @@ pub fn run(args: Args) -> Result<()> {
                 generated: &ids,
             },
         );
-        first_token.get_or_insert_with(|| t0.elapsed());
+        first_token.get_or_insert_with(|| (t0.elapsed(), started.elapsed()));
         ids.push(id);
         if !args.json {
             if let Some(text) = decoder.push(id) {
@@ -96,9 +99,12 @@ pub fn run(args: Args) -> Result<()> {
             "text": text,
             "timings": {
                 "load_ms": loaded.load_time.as_secs_f64() * 1e3,
+                "load_weights_ms": loaded.weights_time.as_secs_f64() * 1e3,
+                "kv_alloc_ms": session_time.as_secs_f64() * 1e3,
                 "prefill_ms": prefill.as_secs_f64() * 1e3,
                 "decode_ms": decode.as_secs_f64() * 1e3,
-                "time_to_first_token_ms": first_token.unwrap_or_default().as_secs_f64() * 1e3,
+                "time_to_first_token_ms": first_token.unwrap_or_default().0.as_secs_f64() * 1e3,
+                "startup_to_first_token_ms": first_token.unwrap_or_default().1.as_secs_f64() * 1e3,
                 "prompt_tokens": prompt_ids.len(),
                 "generated_tokens": ids.len(),
                 "prefill_tokens_per_s": prefill_tps,
@@ -111,6 +117,12 @@ pub fn run(args: Args) -> Result<()> {
             write!(out, "{rest}")?;
         }
         writeln!(out)?;
+        eprintln!(
+            "load {:.0} ms (weights {:.0} ms), first token {:.0} ms after start",
+            loaded.load_time.as_secs_f64() * 1e3,
+            loaded.weights_time.as_secs_f64() * 1e3,
+            first_token.unwrap_or_default().1.as_secs_f64() * 1e3
+        );
         eprintln!(
             "prompt {} tokens in {:.0} ms ({prefill_tps:.1} tok/s), generated {} tokens ({decode_tps:.1} tok/s)",
             prompt_ids.len(),
