@@ -30,9 +30,10 @@ pub struct Args {
     /// KV cache size in MiB (default: 25% of available memory, at most 1024).
     #[arg(long)]
     pub kv_cache_mb: Option<usize>,
-    /// Element type of the KV cache: f32, f16 or bf16 (f16 halves the bytes attention reads;
-    /// llama.cpp's default).
-    #[arg(long = "kv-dtype", default_value_t = tensor::KvDtype::F16)]
+    /// Element type of the KV cache: f32, f16 or bf16. f32 (the default) is exact; f16 halves the
+    /// memory and the bytes attention reads (llama.cpp's default) at the cost of rounding K/V to
+    /// 11 significant bits, which can flip near-tied greedy choices of small quantized models.
+    #[arg(long = "kv-dtype", default_value_t = tensor::KvDtype::F32)]
     pub kv_dtype: tensor::KvDtype,
     /// Tokens per KV block.
     #[arg(long, default_value_t = 16)]
