@@ -10,24 +10,9 @@ use quant::{AlignedBytes, GgmlType};
 use tensor::ops::{matmul, matmul_packed, MatmulScratch, PackedWeight};
 use tensor::{Storage, Tensor, ThreadPool};
 
-#[repr(C)]
-struct Timespec {
-    sec: i64,
-    nsec: i64,
-}
-
-extern "C" {
-    fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
-}
-
-/// This thread's CPU time in seconds.
-fn thread_cpu() -> f64 {
-    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-    let mut ts = Timespec { sec: 0, nsec: 0 };
-    // SAFETY: a valid out pointer; the clock id is Linux's thread CPU clock.
-    unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.sec as f64 + ts.nsec as f64 * 1e-9
-}
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::thread_cpu;
 
 struct Rng(u64);
 impl Rng {

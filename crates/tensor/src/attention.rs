@@ -953,39 +953,25 @@ unsafe fn score_rows<S: Lanes, T: WeightFmt + Upcast>(
         unsafe {
             let qr = qp.add(rows.q_off(geo, r));
             let mut j = 0;
-            while j + 8 <= vis {
-                dots::<S, T, 8>(
-                    qr,
-                    kp.add(j * stride * wb),
-                    stride,
-                    hd,
-                    geo.scale,
-                    &mut scores[j..j + 8],
-                );
-                j += 8;
+            // Runs of 8, then 4, then single keys (j <= vis throughout): the same `dots` per key.
+            macro_rules! runs_of {
+                ($w:literal) => {
+                    while vis - j >= $w {
+                        dots::<S, T, $w>(
+                            qr,
+                            kp.add(j * stride * wb),
+                            stride,
+                            hd,
+                            geo.scale,
+                            &mut scores[j..j + $w],
+                        );
+                        j += $w;
+                    }
+                };
             }
-            while j + 4 <= vis {
-                dots::<S, T, 4>(
-                    qr,
-                    kp.add(j * stride * wb),
-                    stride,
-                    hd,
-                    geo.scale,
-                    &mut scores[j..j + 4],
-                );
-                j += 4;
-            }
-            while j < vis {
-                dots::<S, T, 1>(
-                    qr,
-                    kp.add(j * stride * wb),
-                    stride,
-                    hd,
-                    geo.scale,
-                    &mut scores[j..j + 1],
-                );
-                j += 1;
-            }
+            runs_of!(8);
+            runs_of!(4);
+            runs_of!(1);
         }
         // Whole vectors from here on: scores past `vis` are -inf (weight 0).
         let vis_v = vis.div_ceil(S::N) * S::N;
