@@ -2,11 +2,18 @@
 //! (~90 MiB, more than this VM reliably keeps in cache), timed per "token" in wall time with the
 //! given thread count. Prints the best and median of the repetitions and the implied GB/s.
 //!
-//!   cargo run --release -p tensor --example decode_stream -- [THREADS] [TYPE]
+//! With ROWS > 1 every matmul takes that many activation rows (batched decode); LAYERS sets how
+//! many layers' worth of distinct weights are streamed (30 by default; 300 go far past the L3).
+//!
+//!   cargo run --release -p tensor --example decode_stream -- [THREADS] [TYPE] [ROWS] [LAYERS]
 
 use quant::{AlignedBytes, GgmlType};
 use tensor::ops::{matmul_packed, MatmulScratch, PackedWeight};
 use tensor::{Storage, Tensor, ThreadPool};
+
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::thread_cpu;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -15,7 +22,9 @@ fn main() {
         Some("q8_0") => GgmlType::Q8_0,
         _ => GgmlType::Q4_1,
     };
-    let (hidden, inter, layers) = (576, 1536, 30);
+    let rows: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1);
+    let layers: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(30);
+    let (hidden, inter) = (576, 1536);
     let shapes = [
         (576, hidden),
         (192, hidden),
@@ -50,28 +59,35 @@ fn main() {
     }
     let pool = ThreadPool::new(threads);
     let mut scratch = MatmulScratch::new();
-    let x = vec![0.5f32; inter];
-    let mut out = vec![0f32; inter];
+    let x = vec![0.5f32; inter * rows];
+    let mut out = vec![0f32; inter * rows];
     let mut times = Vec::new();
-    for rep in 0..40 {
+    let mut cpu = Vec::new();
+    let reps = if layers > 100 { 12 } else { 40 };
+    for rep in 0..reps {
+        let c = thread_cpu();
         let t = std::time::Instant::now();
         for w in &weights {
             let [m, k] = w.shape();
-            matmul_packed(&pool, &x[..k], w, &mut out[..m], &mut scratch).expect("matmul");
+            matmul_packed(&pool, &x[..k * rows], w, &mut out[..m * rows], &mut scratch)
+                .expect("matmul");
         }
         if rep >= 5 {
             times.push(t.elapsed().as_secs_f64());
+            cpu.push(thread_cpu() - c);
         }
     }
     times.sort_by(|a, b| a.total_cmp(b));
+    cpu.sort_by(|a, b| a.total_cmp(b));
     let (best, med) = (times[0], times[times.len() / 2]);
     println!(
-        "{ty} {threads} threads ({} stalls), {:.1} MiB/token: best {:.2} ms ({:.1} GB/s), median {:.2} ms ({:.1} GB/s)",
+        "{ty} {threads} threads x {rows} rows ({} stalls), {:.1} MiB/step: best {:.2} ms ({:.1} GB/s), median {:.2} ms ({:.1} GB/s), this thread's CPU best {:.2} ms",
         pool.stalls(),
         bytes as f64 / (1 << 20) as f64,
         best * 1e3,
         bytes as f64 / best / 1e9,
         med * 1e3,
-        bytes as f64 / med / 1e9
+        bytes as f64 / med / 1e9,
+        cpu[0] * 1e3
     );
 }
