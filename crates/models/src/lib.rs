@@ -6,6 +6,7 @@
 
 mod attention;
 mod batch;
+mod decoder;
 mod dims;
 mod error;
 mod kv_cache;
@@ -20,6 +21,7 @@ mod output;
 mod pack;
 mod qwen3;
 mod scratch;
+mod sublayers;
 mod trace;
 mod weight_loader;
 
@@ -27,8 +29,6 @@ pub use batch::{ForwardBatch, SeqSlice};
 pub use error::{Error, Result};
 pub use kv_cache::{KvSpec, KvTensors};
 pub use linear::Linear;
-pub use llama::{Llama, LlamaLayer, LlamaWeights};
 pub use load::load;
 pub use model::Model;
-pub use qwen3::{Qwen3, Qwen3Layer, Qwen3Weights};
 pub use trace::TraceFn;

@@ -1,32 +1,36 @@
 //! The output head: final RMSNorm of the rows that need logits, then `logits = h · Wᵀ` with the
 //! LM head (or the tied token embedding).
 
-use tensor::ops::{rms_norm, MatmulScratch};
+use tensor::ops::rms_norm;
 use tensor::ThreadPool;
 
 use crate::error::Result;
 use crate::linear::Linear;
+use crate::scratch::Views;
+use crate::trace::Tracer;
 
-#[allow(clippy::too_many_arguments)]
+/// `s.logits [rows.len(), vocab]` of the residual rows `rows` of `s.x` (every row's final norm is
+/// computed only for a trace).
 pub(crate) fn logits_of_rows(
     pool: &ThreadPool,
-    scratch: &mut MatmulScratch,
-    x: &[f32], // [n, hidden] residual stream after the last layer
+    s: &mut Views<'_>,
     rows: &[usize],
     norm: &[f32], // [hidden]
     eps: f32,
-    head: &Linear,      // [vocab, hidden]
-    rows_x: &mut [f32], // [rows.len(), hidden]
-    rows_h: &mut [f32], // [rows.len(), hidden]
-    logits: &mut [f32], // [rows.len(), vocab]
+    head: &Linear, // [vocab, hidden]
+    tr: &mut Tracer<'_, '_>,
 ) -> Result<()> {
+    if tr.is_on() {
+        rms_norm(s.x, norm, eps, s.h); // [n, hidden]
+        tr.emit("final_norm_out", s.h);
+    }
     if rows.is_empty() {
         return Ok(());
     }
     let hidden = norm.len();
-    for (dst, &r) in rows_x.chunks_exact_mut(hidden).zip(rows) {
-        dst.copy_from_slice(&x[r * hidden..(r + 1) * hidden]);
+    for (dst, &r) in s.out_x.chunks_exact_mut(hidden).zip(rows) {
+        dst.copy_from_slice(&s.x[r * hidden..(r + 1) * hidden]); // [rows.len(), hidden]
     }
-    rms_norm(rows_x, norm, eps, rows_h);
-    head.forward(pool, rows_h, logits, scratch)
+    rms_norm(s.out_x, norm, eps, s.out_h);
+    head.forward(pool, s.out_h, s.logits, s.matmul) // [rows.len(), vocab]
 }
