@@ -9,6 +9,7 @@ pub mod gguf;
 pub mod gguf_export;
 mod hf_dir;
 pub mod inspect;
+mod mapped_file;
 mod mapping;
 pub mod safetensors;
 mod weight_source;

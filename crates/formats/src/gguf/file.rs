@@ -1,15 +1,15 @@
 //! `GgufFile`: a parsed GGUF header plus the mapped bytes its tensors point into.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use memmap2::Mmap;
 use tensor::{Storage, Tensor};
 
 use super::reader;
 use super::tensor_info::GgufTensorInfo;
 use super::value::GgufValue;
-use crate::mapping::{map_bytes, map_file, release_file_pages};
+use crate::mapped_file::MappedFile;
+use crate::mapping::release_file_pages;
 use crate::weight_source::PageReleaser;
 use crate::Error;
 
@@ -25,53 +25,47 @@ pub struct GgufFile {
     pub tensors: Vec<GgufTensorInfo>,
     /// Absolute offset where the (aligned) data section starts.
     pub data_offset: u64,
-    map: Arc<Mmap>,
-    path: Option<PathBuf>,
+    file: MappedFile,
 }
+
+const ANON: &str = "<in-memory GGUF>";
 
 impl GgufFile {
     /// Maps and parses the file. Errors name the path and what is wrong (key, tensor, offset).
     pub fn open(path: impl AsRef<Path>) -> Result<GgufFile, Error> {
-        let path = path.as_ref();
-        let map = map_file(path)?;
-        let header = reader::parse(&map).map_err(|e| e.in_file(path))?;
-        Ok(GgufFile::from_parts(header, map, Some(path.to_path_buf())))
+        let (header, file) = MappedFile::open(path.as_ref(), ANON, reader::parse)?;
+        Ok(GgufFile::from_parts(header, file))
     }
 
     /// Parses GGUF bytes held in memory; they are copied into an anonymous map only when valid.
     pub fn from_bytes(bytes: &[u8]) -> Result<GgufFile, Error> {
-        let header = reader::parse(bytes)?;
-        let map = map_bytes(bytes)?;
-        Ok(GgufFile::from_parts(header, map, None))
+        let (header, file) = MappedFile::from_bytes(bytes, ANON, reader::parse)?;
+        Ok(GgufFile::from_parts(header, file))
     }
 
-    fn from_parts(h: reader::Header, map: Arc<Mmap>, path: Option<PathBuf>) -> GgufFile {
+    fn from_parts(h: reader::Header, file: MappedFile) -> GgufFile {
         GgufFile {
             version: h.version,
             alignment: h.alignment,
             metadata: h.metadata,
             tensors: h.tensors,
             data_offset: h.data_offset,
-            map,
-            path,
+            file,
         }
     }
 
     /// The file this was opened from (`None` for `from_bytes`).
     pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
+        self.file.path()
     }
 
     /// The path for messages, or `<in-memory GGUF>`.
     pub fn source_name(&self) -> String {
-        match &self.path {
-            Some(p) => p.display().to_string(),
-            None => "<in-memory GGUF>".to_string(),
-        }
+        self.file.source_name()
     }
 
     pub fn file_size(&self) -> u64 {
-        self.map.len() as u64
+        self.file.len() as u64
     }
 
     pub fn tensor_info(&self, name: &str) -> Option<&GgufTensorInfo> {
@@ -80,20 +74,17 @@ impl GgufFile {
 
     /// The raw bytes of a tensor (quantized blocks as stored).
     pub fn tensor_data(&self, info: &GgufTensorInfo) -> Result<&[u8], Error> {
-        let (start, len) = self.range_of(info)?;
-        self.map
-            .get(start..start + len)
+        self.file
+            .bytes(info.offset, info.n_bytes)
             .ok_or_else(|| self.out_of_range(info))
     }
 
     /// The tensor with storage pointing into the map (no copy).
     pub fn tensor_by_info(&self, info: &GgufTensorInfo) -> Result<Tensor, Error> {
-        let (offset, len) = self.range_of(info)?;
-        let storage = Storage::Mapped {
-            map: Arc::clone(&self.map),
-            offset,
-            len,
-        };
+        let storage = self
+            .file
+            .storage(info.offset, info.n_bytes)
+            .ok_or_else(|| self.out_of_range(info))?;
         Tensor::new(info.dtype, info.shape.clone(), storage).map_err(|e| {
             Error::from(e).context(format!("tensor '{}' in {}", info.name, self.source_name()))
         })
@@ -102,8 +93,8 @@ impl GgufFile {
     /// Releases the resident pages of bytes `range` of tensors mapped from this file (see
     /// `WeightSource::page_releaser`); `None` for an in-memory GGUF.
     pub(crate) fn file_page_releaser(&self) -> Option<PageReleaser> {
-        self.path.as_ref()?;
-        let file_map = Arc::clone(&self.map);
+        self.file.path()?;
+        let file_map = Arc::clone(self.file.map());
         Some(Arc::new(
             move |t: &Tensor, range: std::ops::Range<usize>| {
                 let Storage::Mapped { map, offset, len } = &t.storage else {
@@ -118,18 +109,6 @@ impl GgufFile {
         ))
     }
 
-    /// Validated `(offset, len)` of `info` inside the map (also guards against edited `tensors`).
-    fn range_of(&self, info: &GgufTensorInfo) -> Result<(usize, usize), Error> {
-        let start = usize::try_from(info.offset).map_err(|_| self.out_of_range(info))?;
-        let end = start
-            .checked_add(info.n_bytes)
-            .ok_or_else(|| self.out_of_range(info))?;
-        if end > self.map.len() {
-            return Err(self.out_of_range(info));
-        }
-        Ok((start, info.n_bytes))
-    }
-
     fn out_of_range(&self, info: &GgufTensorInfo) -> Error {
         Error::InvalidGguf {
             offset: info.offset,
@@ -137,7 +116,7 @@ impl GgufFile {
                 "tensor '{}' data ({} bytes) lies outside the {}-byte file",
                 info.name,
                 info.n_bytes,
-                self.map.len()
+                self.file.len()
             ),
         }
         .in_file(self.source_name())

@@ -1,13 +1,11 @@
 //! `SafetensorsFile`: a parsed safetensors header plus the mapped bytes.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
-use memmap2::Mmap;
-use tensor::{Storage, Tensor};
+use tensor::Tensor;
 
 use super::header::{self, SafetensorsTensorInfo};
-use crate::mapping::{map_bytes, map_file};
+use crate::mapped_file::MappedFile;
 use crate::Error;
 
 #[derive(Debug)]
@@ -18,52 +16,42 @@ pub struct SafetensorsFile {
     pub tensors: Vec<SafetensorsTensorInfo>,
     /// Absolute offset of the data section (8 + header length).
     pub data_offset: u64,
-    map: Arc<Mmap>,
-    path: Option<PathBuf>,
+    file: MappedFile,
 }
+
+const ANON: &str = "<in-memory safetensors>";
 
 impl SafetensorsFile {
     pub fn open(path: impl AsRef<Path>) -> Result<SafetensorsFile, Error> {
-        let path = path.as_ref();
-        let map = map_file(path)?;
-        let h = header::parse(&map).map_err(|e| e.in_file(path))?;
-        Ok(SafetensorsFile::from_parts(
-            h,
-            map,
-            Some(path.to_path_buf()),
-        ))
+        let (header, file) = MappedFile::open(path.as_ref(), ANON, header::parse)?;
+        Ok(SafetensorsFile::from_parts(header, file))
     }
 
     /// Parses safetensors bytes held in memory (copied into an anonymous map when valid).
     pub fn from_bytes(bytes: &[u8]) -> Result<SafetensorsFile, Error> {
-        let h = header::parse(bytes)?;
-        let map = map_bytes(bytes)?;
-        Ok(SafetensorsFile::from_parts(h, map, None))
+        let (header, file) = MappedFile::from_bytes(bytes, ANON, header::parse)?;
+        Ok(SafetensorsFile::from_parts(header, file))
     }
 
-    fn from_parts(h: header::Header, map: Arc<Mmap>, path: Option<PathBuf>) -> SafetensorsFile {
+    fn from_parts(h: header::Header, file: MappedFile) -> SafetensorsFile {
         SafetensorsFile {
             metadata: h.metadata,
             tensors: h.tensors,
             data_offset: h.data_offset,
-            map,
-            path,
+            file,
         }
     }
 
     pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
+        self.file.path()
     }
 
     pub fn source_name(&self) -> String {
-        match &self.path {
-            Some(p) => p.display().to_string(),
-            None => "<in-memory safetensors>".to_string(),
-        }
+        self.file.source_name()
     }
 
     pub fn file_size(&self) -> u64 {
-        self.map.len() as u64
+        self.file.len() as u64
     }
 
     pub fn tensor_info(&self, name: &str) -> Option<&SafetensorsTensorInfo> {
@@ -72,9 +60,8 @@ impl SafetensorsFile {
 
     /// The raw bytes of a tensor.
     pub fn tensor_data(&self, info: &SafetensorsTensorInfo) -> Result<&[u8], Error> {
-        let (start, len) = self.range_of(info)?;
-        self.map
-            .get(start..start + len)
+        self.file
+            .bytes(info.offset, info.n_bytes)
             .ok_or_else(|| self.out_of_range(info))
     }
 
@@ -97,26 +84,13 @@ impl SafetensorsFile {
             }
             .in_file(self.source_name())
         })?;
-        let (offset, len) = self.range_of(info)?;
-        let storage = Storage::Mapped {
-            map: Arc::clone(&self.map),
-            offset,
-            len,
-        };
+        let storage = self
+            .file
+            .storage(info.offset, info.n_bytes)
+            .ok_or_else(|| self.out_of_range(info))?;
         Tensor::new(dtype, info.shape.clone(), storage).map_err(|e| {
             Error::from(e).context(format!("tensor '{}' in {}", info.name, self.source_name()))
         })
-    }
-
-    fn range_of(&self, info: &SafetensorsTensorInfo) -> Result<(usize, usize), Error> {
-        let start = usize::try_from(info.offset).map_err(|_| self.out_of_range(info))?;
-        let end = start
-            .checked_add(info.n_bytes)
-            .ok_or_else(|| self.out_of_range(info))?;
-        if end > self.map.len() {
-            return Err(self.out_of_range(info));
-        }
-        Ok((start, info.n_bytes))
     }
 
     fn out_of_range(&self, info: &SafetensorsTensorInfo) -> Error {
@@ -125,7 +99,7 @@ impl SafetensorsFile {
             info.name,
             info.n_bytes,
             info.offset,
-            self.map.len()
+            self.file.len()
         ))
         .in_file(self.source_name())
     }
