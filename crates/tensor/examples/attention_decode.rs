@@ -3,6 +3,14 @@
 //! with the cache stored as `DTYPE` (f32, f16, bf16), split-KV on (auto) and off.
 //!
 //!   cargo run --release -p tensor --example attention_decode -- [THREADS] [CTX] [DTYPE]
+//!
+//! Prints the best and median wall time per token and per call (one layer), and the best CPU time
+//! of the calling thread per token: with one thread that is all the work, and it does not count
+//! the time other processes take the core.
+
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::thread_cpu;
 
 use tensor::{
     paged_attention_split, write_kv, AttnSeq, Isa, KvDtype, KvLayout, PagedKvLayer, SplitMode,
@@ -46,10 +54,12 @@ fn main() {
         ctx_len: ctx,
         block_table: &table,
     }];
-    for mode in [SplitMode::Auto, SplitMode::Never] {
+    for mode in [SplitMode::Auto, SplitMode::Never, SplitMode::Always] {
         let mut times = Vec::new();
+        let mut cpu_best = f64::INFINITY;
         for _ in 0..30 {
             let t = std::time::Instant::now();
+            let c0 = thread_cpu();
             for c in &caches {
                 paged_attention_split(
                     Isa::detect(),
@@ -66,12 +76,16 @@ fn main() {
                 .expect("attn");
             }
             times.push(t.elapsed().as_secs_f64());
+            cpu_best = cpu_best.min(thread_cpu() - c0);
         }
         times.sort_by(|a, b| a.total_cmp(b));
         println!(
-            "ctx {ctx}, {dtype}, split {mode:?}, {threads} threads: best {:.2} ms, median {:.2} ms per token ({} stalls)",
+            "ctx {ctx}, {dtype}, split {mode:?}, {threads} threads: best {:.2} ms, median {:.2} ms per token ({:.0} / {:.0} µs per call), calling thread CPU {:.2} ms ({} stalls)",
             times[0] * 1e3,
             times[times.len() / 2] * 1e3,
+            times[0] * 1e6 / layers as f64,
+            times[times.len() / 2] * 1e6 / layers as f64,
+            cpu_best * 1e3,
             pool.stalls()
         );
     }
