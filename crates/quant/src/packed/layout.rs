@@ -13,7 +13,10 @@
 //!   j` of its `qh`), i.e. one bit per byte of the 64-byte register that holds that chunk's nibbles
 //!   — an AVX-512 byte mask as it is, and 32 bits per 8-row half for AVX2;
 //! - k-quant sub-block scales unpacked to bytes: Q4K scales `[8][16]` u8 and mins as `[4][16][2]`
-//!   u8 pairs (m₂ᵢ, m₂ᵢ₊₁); Q6K scales as `[8][16][2]` i8 pairs (sc₂ₚ, sc₂ₚ₊₁).
+//!   u8 pairs (m₂ᵢ, m₂ᵢ₊₁); Q6K scales as `[8][16][2]` i8 pairs (sc₂ₚ, sc₂ₚ₊₁);
+//! - Q6K quants unsigned (0..63) in three byte planes per 128 values, 48 chunks (see
+//!   `q6k_planes`): planes 0..2 hold value sets 0..2 of the half in their low 6 bits, and set 3
+//!   two bits per plane in their top bits (one mask each for sets 0..2, a few shifts for set 3).
 //!
 //! | type | group-block bytes (16 rows) | fields (byte offset) |
 //! | --- | ---: | --- |
@@ -23,7 +26,7 @@
 //! | Q5_1 | 384 | d 0, m 32, qh 64, qs 128 |
 //! | Q8_0 | 544 | d 0, qs 32 (8 chunks) |
 //! | Q4K | 2368 | d 0, dmin 32, scales 64, min pairs 192, qs 320 (32 chunks) |
-//! | Q6K | 3360 | d 0, scale pairs 32, ql 288 (32 chunks), qh 2336 (16 chunks) |
+//! | Q6K | 3360 | d 0, scale pairs 32, quant planes 288 (48 chunks) |
 
 use crate::{k_scales, Block, GgmlType};
 use crate::{BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ6K, BlockQ8_0};
@@ -48,8 +51,7 @@ pub(crate) mod off {
     pub(crate) const Q4K_MIN: usize = 192;
     pub(crate) const Q4K_QS: usize = 320;
     pub(crate) const Q6K_SC: usize = 32;
-    pub(crate) const Q6K_QL: usize = 288;
-    pub(crate) const Q6K_QH: usize = 2336;
+    pub(crate) const Q6K_Q: usize = 288;
 }
 
 /// Bytes of one group-block of `ty`, or `None` when `ty` has no interleaved layout.
@@ -275,6 +277,41 @@ impl Interleave for BlockQ4K {
     }
 }
 
+/// Row `b`'s 256 six-bit quants (unsigned, 0..63) as the 192 bytes of its 48 chunks: for half
+/// `n`, plane `t` (0..3) and position `l` (0..32) the byte at `96n + 32t + l` holds value
+/// `128n + 32t + l` in bits 0..6 and bits `2t..2t+2` of value `128n + 96 + l` in bits 6..8.
+fn q6k_planes(b: &BlockQ6K) -> [u8; 192] {
+    let q = crate::q6_k::unpack_quants(b).map(|v| (v + 32) as u8);
+    let mut out = [0u8; 192];
+    for n in 0..2 {
+        for t in 0..3 {
+            for l in 0..32 {
+                let v3 = q[128 * n + 96 + l];
+                out[96 * n + 32 * t + l] = q[128 * n + 32 * t + l] | ((v3 >> (2 * t)) & 3) << 6;
+            }
+        }
+    }
+    out
+}
+
+/// The inverse of [`q6k_planes`]: `ql` and `qh` in the block's own layout.
+fn q6k_from_planes(planes: &[u8; 192], b: &mut BlockQ6K) {
+    for n in 0..2 {
+        for l in 0..32 {
+            let byte = |t: usize| planes[96 * n + 32 * t + l];
+            let v: [u8; 4] = [
+                byte(0) & 0x3f,
+                byte(1) & 0x3f,
+                byte(2) & 0x3f,
+                (byte(0) >> 6) | (byte(1) >> 6) << 2 | (byte(2) >> 6) << 4,
+            ];
+            b.ql[64 * n + l] = (v[0] & 0x0f) | (v[2] & 0x0f) << 4;
+            b.ql[64 * n + 32 + l] = (v[1] & 0x0f) | (v[3] & 0x0f) << 4;
+            b.qh[32 * n + l] = (v[0] >> 4) | (v[1] >> 4) << 2 | (v[2] >> 4) << 4 | (v[3] >> 4) << 6;
+        }
+    }
+}
+
 impl Interleave for BlockQ6K {
     const GROUP_BYTES: usize = 3360;
     fn pack(rows: &[Self; ROWS], dst: &mut [u8]) {
@@ -285,8 +322,7 @@ impl Interleave for BlockQ6K {
                 dst[at] = b.scales[2 * p] as u8;
                 dst[at + 1] = b.scales[2 * p + 1] as u8;
             }
-            put_chunks(&mut dst[off::Q6K_QL..], r, &b.ql);
-            put_chunks(&mut dst[off::Q6K_QH..], r, &b.qh);
+            put_chunks(&mut dst[off::Q6K_Q..], r, &q6k_planes(b));
         }
     }
     fn unpack(src: &[u8], r: usize) -> Self {
@@ -299,8 +335,9 @@ impl Interleave for BlockQ6K {
             b.scales[2 * p] = src[at] as i8;
             b.scales[2 * p + 1] = src[at + 1] as i8;
         }
-        get_chunks(&src[off::Q6K_QL..], r, &mut b.ql);
-        get_chunks(&src[off::Q6K_QH..], r, &mut b.qh);
+        let mut planes = [0u8; 192];
+        get_chunks(&src[off::Q6K_Q..], r, &mut planes);
+        q6k_from_planes(&planes, &mut b);
         b
     }
 }

@@ -309,8 +309,7 @@ unsafe fn q6k<const R: usize>(
     out: &mut [[f32; ROWS]],
 ) {
     let a: [*const u8; R] = std::array::from_fn(|r| acts[r]);
-    let low = _mm256_set1_epi8(0x0f);
-    let top2 = _mm256_set1_epi8(0x30);
+    let six = _mm256_set1_epi8(0x3f);
     // (sc, sc) from an (sc₀, sc₁) i16 pair: element 0 or element 1 of each 32-bit lane
     // (vpshufb indexes bytes of the 128-bit lane: lane q's bytes are 4q..4q + 4).
     let lanes = |e: i32| {
@@ -345,27 +344,20 @@ unsafe fn q6k<const R: usize>(
                             _mm256_shuffle_epi8(pr, if cq == 0 { first } else { second })
                         });
                         for c in 4 * cq..4 * cq + 4 {
-                            let la = load(p.add(off::Q6K_QL + 64 * (16 * n + c) + 32 * h));
-                            let lb = load(p.add(off::Q6K_QL + 64 * (16 * n + 8 + c) + 32 * h));
-                            let hb = load(p.add(off::Q6K_QH + 64 * (8 * n + c) + 32 * h));
-                            let q = [
+                            let plane = |t: usize| {
+                                load(p.add(off::Q6K_Q + 64 * (24 * n + 8 * t + c) + 32 * h))
+                            };
+                            let (pl0, pl1, pl2) = (plane(0), plane(1), plane(2));
+                            // Set 3: two bits from the top of each plane (see `layout.rs`).
+                            let top = |v: __m256i, m: __m256i| _mm256_and_si256(v, m);
+                            let v3 = _mm256_or_si256(
                                 _mm256_or_si256(
-                                    _mm256_and_si256(la, low),
-                                    _mm256_and_si256(_mm256_slli_epi16::<4>(hb), top2),
+                                    top(_mm256_srli_epi16::<6>(pl0), _mm256_set1_epi8(0x03)),
+                                    top(_mm256_srli_epi16::<4>(pl1), _mm256_set1_epi8(0x0c)),
                                 ),
-                                _mm256_or_si256(
-                                    _mm256_and_si256(lb, low),
-                                    _mm256_and_si256(_mm256_slli_epi16::<2>(hb), top2),
-                                ),
-                                _mm256_or_si256(
-                                    _mm256_and_si256(_mm256_srli_epi16::<4>(la), low),
-                                    _mm256_and_si256(hb, top2),
-                                ),
-                                _mm256_or_si256(
-                                    _mm256_and_si256(_mm256_srli_epi16::<4>(lb), low),
-                                    _mm256_and_si256(_mm256_srli_epi16::<2>(hb), top2),
-                                ),
-                            ];
+                                top(_mm256_srli_epi16::<2>(pl2), _mm256_set1_epi8(0x30)),
+                            );
+                            let q = [top(pl0, six), top(pl1, six), top(pl2, six), v3];
                             for r in 0..R {
                                 let qa = a[r].add(base + 128 * n + 4 * c);
                                 for kk in 0..4 {

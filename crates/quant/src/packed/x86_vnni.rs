@@ -195,6 +195,33 @@ unsafe fn legacy<const R: usize, const F: u8>(
     }
 }
 
+/// Independent `vpdpbusd` chains per activation row and sub-block: few rows get several, so
+/// enough dot products are in flight to cover the instruction's latency.
+const fn streams(r: usize) -> usize {
+    match r {
+        1 => 4,
+        2 => 2,
+        _ => 1,
+    }
+}
+
+/// The sum of the first `n` of `v` (exact i32 adds, a tree).
+#[inline(always)]
+unsafe fn sum_streams(v: [__m512i; 4], n: usize) -> __m512i {
+    // SAFETY: plain register arithmetic (the callers enable AVX-512 F).
+    unsafe {
+        match n {
+            1 => v[0],
+            2 => _mm512_add_epi32(v[0], v[1]),
+            _ => _mm512_add_epi32(_mm512_add_epi32(v[0], v[1]), _mm512_add_epi32(v[2], v[3])),
+        }
+    }
+}
+
+/// Q4K: per sub-block pair `gg`, the low nibbles (sub-block 2gg) masked as they are and the high
+/// nibbles (sub-block 2gg+1) masked in place (`q·16`, no shift), so the pair's exact sum is
+/// `16·(sc_lo·dot_lo + sc_hi·dot_hi)` = `(16·sc_lo)·dot_lo + sc_hi·dot16_hi`; the factor 16 is
+/// taken out after the i32 → f32 conversion (exact: a power of two).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,f16c,fma")]
 unsafe fn q4k<const R: usize>(
     g: *const u8,
@@ -204,9 +231,12 @@ unsafe fn q4k<const R: usize>(
     out: &mut [[f32; ROWS]],
 ) {
     let a: [*const u8; R] = std::array::from_fn(|r| acts[r]);
+    let s = streams(R);
     let mut acc = [_mm512_setzero_ps(); R];
     let mut accm = [_mm512_setzero_ps(); R];
     let low = _mm512_set1_epi8(0x0f);
+    let high = _mm512_set1_epi8(0xf0u8 as i8);
+    let sixteenth = _mm512_set1_ps(1.0 / 16.0);
     let aux2 = k + 36 * nb;
     // SAFETY: super-blocks b < nb of the group and of each activation row (see RawKernel).
     unsafe {
@@ -215,25 +245,27 @@ unsafe fn q4k<const R: usize>(
             let base = 256 * b;
             let mut isum = [_mm512_setzero_si512(); R];
             for gg in 0..4 {
-                let mut dlo = [_mm512_setzero_si512(); R];
-                let mut dhi = [_mm512_setzero_si512(); R];
+                let mut dlo = [[_mm512_setzero_si512(); 4]; R];
+                let mut dhi = [[_mm512_setzero_si512(); 4]; R];
                 for c in 0..8 {
                     let v = load(p.add(off::Q4K_QS + 64 * (8 * gg + c)));
                     let lo = _mm512_and_si512(v, low);
-                    let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(v), low);
+                    let hi = _mm512_and_si512(v, high);
                     for r in 0..R {
                         let q = a[r].add(base + 64 * gg + 4 * c);
-                        dlo[r] = _mm512_dpbusd_epi32(dlo[r], lo, bcast(q));
-                        dhi[r] = _mm512_dpbusd_epi32(dhi[r], hi, bcast(q.add(32)));
+                        let j = c % s;
+                        dlo[r][j] = _mm512_dpbusd_epi32(dlo[r][j], lo, bcast(q));
+                        dhi[r][j] = _mm512_dpbusd_epi32(dhi[r][j], hi, bcast(q.add(32)));
                     }
                 }
                 let sc = p.add(off::Q4K_SC + 32 * gg);
                 let sl = _mm512_cvtepu8_epi32(_mm_loadu_si128(sc.cast()));
+                let sl = _mm512_slli_epi32::<4>(sl);
                 let sh = _mm512_cvtepu8_epi32(_mm_loadu_si128(sc.add(16).cast()));
                 for r in 0..R {
                     let t = _mm512_add_epi32(
-                        _mm512_mullo_epi32(dlo[r], sl),
-                        _mm512_mullo_epi32(dhi[r], sh),
+                        _mm512_mullo_epi32(sum_streams(dlo[r], s), sl),
+                        _mm512_mullo_epi32(sum_streams(dhi[r], s), sh),
                     );
                     isum[r] = _mm512_add_epi32(isum[r], t);
                 }
@@ -250,8 +282,8 @@ unsafe fn q4k<const R: usize>(
                     msum = _mm512_dpwssd_epi32(msum, *m, bs);
                 }
                 let da = bcast_f32(a[r].add(k + 4 * b));
-                acc[r] =
-                    _mm512_fmadd_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(isum[r]), acc[r]);
+                let fsum = _mm512_mul_ps(_mm512_cvtepi32_ps(isum[r]), sixteenth);
+                acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da), fsum, acc[r]);
                 accm[r] =
                     _mm512_fmadd_ps(_mm512_mul_ps(dmw, da), _mm512_cvtepi32_ps(msum), accm[r]);
             }
@@ -270,6 +302,10 @@ unsafe fn q6k_pair(p: *const u8, pair: usize) -> __m512i {
     _mm512_cvtepi8_epi16(unsafe { _mm256_loadu_si256(p.add(off::Q6K_SC + 32 * pair).cast()) })
 }
 
+/// Q6K. Per half `n` (128 values), chunk quarter `cq` and pass `hh`: the value sets `2hh` and
+/// `2hh + 1` (masked planes, or set 3 from the planes' top bits: `layout.rs`), i.e. sub-blocks
+/// `8n + 2kk + cq`, each a 4-chunk dot; unsigned 0..63, the 32 offset subtracted once per
+/// super-block through the activation's sums of 16.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,f16c,fma")]
 unsafe fn q6k<const R: usize>(
     g: *const u8,
@@ -279,9 +315,12 @@ unsafe fn q6k<const R: usize>(
     out: &mut [[f32; ROWS]],
 ) {
     let a: [*const u8; R] = std::array::from_fn(|r| acts[r]);
+    let s = streams(R).min(2);
     let mut acc = [_mm512_setzero_ps(); R];
     let low = _mm512_set1_epi8(0x0f);
+    let six = _mm512_set1_epi8(0x3f);
     let aux = k + 4 * nb;
+    let and = |v: __m512i, m: __m512i| _mm512_and_si512(v, m);
     // SAFETY: super-blocks b < nb of the group and of each activation row (see RawKernel).
     unsafe {
         for b in 0..nb {
@@ -290,43 +329,54 @@ unsafe fn q6k<const R: usize>(
             let mut isum = [_mm512_setzero_si512(); R];
             for n in 0..2 {
                 for cq in 0..2 {
-                    let mut dots = [[_mm512_setzero_si512(); 4]; R];
-                    for c in 4 * cq..4 * cq + 4 {
-                        let la = load(p.add(off::Q6K_QL + 64 * (16 * n + c)));
-                        let lb = load(p.add(off::Q6K_QL + 64 * (16 * n + 8 + c)));
-                        let h = load(p.add(off::Q6K_QH + 64 * (8 * n + c)));
-                        // 6-bit values: the low nibble from la / lb, the two high bits from h
-                        // (shifted to bits 4..6); one select per byte, then bits 6..8 cleared.
-                        let six = _mm512_set1_epi8(0x3f);
-                        let sel = |lo4: __m512i, hi: __m512i| {
-                            // bits of `low` from lo4, the others from hi (C ? A : B = 0xE4)
-                            _mm512_and_si512(_mm512_ternarylogic_epi32::<0xE4>(lo4, hi, low), six)
-                        };
-                        let q = [
-                            sel(la, _mm512_slli_epi16::<4>(h)),
-                            sel(lb, _mm512_slli_epi16::<2>(h)),
-                            sel(_mm512_srli_epi16::<4>(la), h),
-                            sel(_mm512_srli_epi16::<4>(lb), _mm512_srli_epi16::<2>(h)),
-                        ];
-                        for r in 0..R {
-                            let qa = a[r].add(base + 128 * n + 4 * c);
-                            for (kk, q) in q.iter().enumerate() {
-                                dots[r][kk] =
-                                    _mm512_dpbusd_epi32(dots[r][kk], *q, bcast(qa.add(32 * kk)));
+                    for hh in 0..2 {
+                        // dots[r][i][stream]: value set kk = 2hh + i
+                        let mut dots = [[[_mm512_setzero_si512(); 2]; 2]; R];
+                        for c in 4 * cq..4 * cq + 4 {
+                            let plane =
+                                |t: usize| load(p.add(off::Q6K_Q + 64 * (24 * n + 8 * t + c)));
+                            let q = if hh == 0 {
+                                [and(plane(0), six), and(plane(1), six)]
+                            } else {
+                                // Set 3: two bits from the top of each plane (see `layout.rs`).
+                                let (p0, p1, p2) = (plane(0), plane(1), plane(2));
+                                let t = _mm512_ternarylogic_epi32::<0xE4>(
+                                    _mm512_srli_epi16::<6>(p0),
+                                    _mm512_srli_epi16::<4>(p1),
+                                    _mm512_set1_epi8(0x03),
+                                );
+                                let t = _mm512_ternarylogic_epi32::<0xE4>(
+                                    t,
+                                    _mm512_srli_epi16::<2>(p2),
+                                    low,
+                                );
+                                [and(p2, six), and(t, six)]
+                            };
+                            let j = c % s;
+                            for r in 0..R {
+                                let qa = a[r].add(base + 128 * n + 64 * hh + 4 * c);
+                                for i in 0..2 {
+                                    dots[r][i][j] = _mm512_dpbusd_epi32(
+                                        dots[r][i][j],
+                                        q[i],
+                                        bcast(qa.add(32 * i)),
+                                    );
+                                }
                             }
                         }
-                    }
-                    for kk in 0..4 {
-                        // sub-block 8n + 2kk + cq: element cq of scale pair 4n + kk.
-                        let pr = q6k_pair(p, 4 * n + kk);
-                        let sc = if cq == 0 {
-                            _mm512_srai_epi32::<16>(_mm512_slli_epi32::<16>(pr))
-                        } else {
-                            _mm512_srai_epi32::<16>(pr)
-                        };
-                        for r in 0..R {
-                            isum[r] =
-                                _mm512_add_epi32(isum[r], _mm512_mullo_epi32(dots[r][kk], sc));
+                        for i in 0..2 {
+                            // sub-block 8n + 2kk + cq: element cq of scale pair 4n + kk.
+                            let pr = q6k_pair(p, 4 * n + 2 * hh + i);
+                            let sc = if cq == 0 {
+                                _mm512_srai_epi32::<16>(_mm512_slli_epi32::<16>(pr))
+                            } else {
+                                _mm512_srai_epi32::<16>(pr)
+                            };
+                            for r in 0..R {
+                                let [d0, d1] = dots[r][i];
+                                let d = if s == 1 { d0 } else { _mm512_add_epi32(d0, d1) };
+                                isum[r] = _mm512_add_epi32(isum[r], _mm512_mullo_epi32(d, sc));
+                            }
                         }
                     }
                 }
