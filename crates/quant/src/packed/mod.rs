@@ -346,7 +346,8 @@ impl GroupKernels {
         }
         let nb = l.nb;
         let mut out = [[0f32; ROWS]; MAX_ACT_ROWS];
-        // One-row decode is left to the hardware prefetchers (software prefetch measured no gain).
+        // A call of one tile (up to MAX_ACT_ROWS rows: decode) is left to the hardware
+        // prefetchers (software prefetch measured no gain for one-row decode).
         let tiles = n.div_ceil(MAX_ACT_ROWS);
         for (g, group) in groups.chunks_exact(gbytes).enumerate() {
             let ahead = (g + prefetch::GROUPS_AHEAD) * gbytes;
